@@ -1,0 +1,235 @@
+import Foundation
+import KilnTemplate
+
+// The engine talks to the world only through these small protocols. KilnDrivers implements
+// them for real (libvirt, swift-nio-ssh, qemu-img, libguestfs); KilnTestSupport has fakes.
+
+// MARK: base images
+
+/// A base image ready to back a work disk.
+public struct ResolvedBase: Sendable, Equatable {
+    /// Absolute path; never modified by Kiln.
+    public var path: String
+    /// qemu-img's name for the format, detected from the content (qcow2, raw, vmdk, vdi, vpc, vhdx).
+    public var format: String
+    public var virtualSize: UInt64
+    /// How this image can be seeded, when known (Kiln-bootstrapped images take credentials).
+    public var seedHint: SeedMethod?
+    /// Direct kernel boot files shipped with the image (bootstrap images keep vmlinuz/initrd beside them).
+    public var kernelBoot: KernelBoot?
+    /// What the image is, for the build output: "bootstrap debian/bookworm (cached)", a path, a URL.
+    public var origin: String
+    public var cacheHit: Bool
+
+    public init(path: String, format: String, virtualSize: UInt64, seedHint: SeedMethod? = nil,
+                kernelBoot: KernelBoot? = nil, origin: String, cacheHit: Bool = false) {
+        self.path = path
+        self.format = format
+        self.virtualSize = virtualSize
+        self.seedHint = seedHint
+        self.kernelBoot = kernelBoot
+        self.origin = origin
+        self.cacheHit = cacheHit
+    }
+}
+
+public protocol BaseImageResolver: Sendable {
+    /// Finds, downloads (verified, cached) or bootstraps the base image. Emits progress events.
+    func resolve(_ source: SourceSpec, build: String, events: any EventSink) async throws -> ResolvedBase
+}
+
+// MARK: disks (qemu-img)
+
+public struct DiskInfo: Sendable, Equatable {
+    public var format: String
+    public var virtualSize: UInt64
+    public var actualSize: UInt64
+    public var backingFile: String?
+    public init(format: String, virtualSize: UInt64, actualSize: UInt64, backingFile: String? = nil) {
+        self.format = format
+        self.virtualSize = virtualSize
+        self.actualSize = actualSize
+        self.backingFile = backingFile
+    }
+}
+
+public protocol DiskTool: Sendable {
+    func info(_ path: String) async throws -> DiskInfo
+    /// A qcow2 overlay at `path` backed by `base` (absolute), grown to `size` when given.
+    func createOverlay(at path: String, base: String, baseFormat: String, size: UInt64?) async throws
+    /// Converts `source` (qcow2) to one output. Writes exactly `destination`; reports progress 0...1.
+    func convert(source: String, to destination: String, output: OutputSpec,
+                 progress: @escaping @Sendable (Double) -> Void) async throws
+}
+
+// MARK: the virtual machine
+
+public enum Accelerator: String, Sendable { case kvm, tcg }
+
+public struct VMConfig: Sendable, Equatable {
+    public var name: String
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var accelerator: Accelerator
+    public var firmware: Firmware
+    public var diskPath: String
+    public var diskFormat: String
+    public var consoleLogPath: String
+    public var guestSSHPort: Int
+    public var kernelBoot: KernelBoot?
+    /// SMBIOS type 11 strings, e.g. `io.systemd.credential:ssh.authorized_keys.root=...`.
+    public var smbiosOEMStrings: [String]
+    /// Recorded in the domain's metadata so `kiln clean` can tell a dead build's leftovers.
+    public var ownerPID: Int32
+    public var workDirectory: String
+
+    public init(name: String, cpus: Int, memoryMiB: Int, accelerator: Accelerator, firmware: Firmware,
+                diskPath: String, diskFormat: String = "qcow2", consoleLogPath: String, guestSSHPort: Int = 22,
+                kernelBoot: KernelBoot? = nil, smbiosOEMStrings: [String] = [], ownerPID: Int32,
+                workDirectory: String) {
+        self.name = name
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.accelerator = accelerator
+        self.firmware = firmware
+        self.diskPath = diskPath
+        self.diskFormat = diskFormat
+        self.consoleLogPath = consoleLogPath
+        self.guestSSHPort = guestSSHPort
+        self.kernelBoot = kernelBoot
+        self.smbiosOEMStrings = smbiosOEMStrings
+        self.ownerPID = ownerPID
+        self.workDirectory = workDirectory
+    }
+}
+
+public enum VMState: String, Sendable { case running, paused, shuttingDown, shutoff, crashed, gone, other }
+
+public protocol VirtualMachine: Sendable {
+    var name: String { get }
+    /// Where the guest's SSH port is forwarded on the host (always 127.0.0.1).
+    func sshEndpoint() async throws -> (host: String, port: Int)
+    func state() async throws -> VMState
+    /// ACPI power button.
+    func requestShutdown() async throws
+    /// Hard power-off and removal; succeeds when the domain is already gone.
+    func destroy() async throws
+}
+
+/// A domain or work directory left by a Kiln process.
+public struct Leftover: Sendable, Equatable {
+    public var domainName: String?
+    public var workDirectory: String?
+    public var ownerPID: Int32
+}
+
+public protocol Hypervisor: Sendable {
+    /// The accelerator that will run, and why (for the build output).
+    func chooseAccelerator(_ choice: AcceleratorChoice) async throws -> (Accelerator, reason: String)
+    /// Defines and starts a transient domain.
+    func start(_ config: VMConfig) async throws -> any VirtualMachine
+    /// Kiln domains on this connection, with their owner PIDs.
+    func kilnDomains() async throws -> [Leftover]
+    func destroyDomain(named name: String) async throws
+}
+
+// MARK: the guest shell (SSH)
+
+public enum GuestCredentials: Sendable {
+    case privateKey(path: String)
+    case password(String)
+}
+
+public enum HostKeyPolicy: Sendable {
+    /// The public key line (`ssh-ed25519 AAAA...`) the guest must present.
+    case pinned(String)
+    /// No pin was possible (seed: none): accept the first key, say so in the output.
+    case acceptAny
+}
+
+public struct GuestEndpoint: Sendable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var credentials: GuestCredentials
+    public var hostKey: HostKeyPolicy
+    public init(host: String, port: Int, username: String, credentials: GuestCredentials, hostKey: HostKeyPolicy) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.credentials = credentials
+        self.hostKey = hostKey
+    }
+}
+
+public protocol GuestShell: Sendable {
+    /// Runs a command, streaming its output line by line; returns the exit status.
+    /// Throws `GuestDisconnected` if the connection drops before an exit status arrives.
+    func run(_ command: String, output: @escaping @Sendable (BuildEvent.OutputStream, String) -> Void) async throws -> Int32
+    /// Copies a host file to the guest, keeping its mode (or using `mode`).
+    func upload(file: String, to guestPath: String, mode: Int?) async throws
+    func close() async
+}
+
+public struct GuestDisconnected: Error, Sendable {
+    public init() {}
+}
+
+public protocol GuestConnector: Sendable {
+    /// Tries one connection (no retries: the engine polls). Fails fast with the reason.
+    func connect(_ endpoint: GuestEndpoint) async throws -> any GuestShell
+}
+
+// MARK: offline disk work (libguestfs)
+
+/// What the build injects so that it can log in and pin the guest's host key.
+public struct SeedMaterial: Sendable, Equatable {
+    public var username: String
+    public var authorizedKey: String        // "ssh-ed25519 AAAA... kiln-build"
+    public var hostPrivateKeyOpenSSH: String // PEM-ish OpenSSH private key file content
+    public var hostPublicKey: String        // "ssh-ed25519 AAAA..."
+    public init(username: String, authorizedKey: String, hostPrivateKeyOpenSSH: String, hostPublicKey: String) {
+        self.username = username
+        self.authorizedKey = authorizedKey
+        self.hostPrivateKeyOpenSSH = hostPrivateKeyOpenSSH
+        self.hostPublicKey = hostPublicKey
+    }
+}
+
+public struct GuestOSInfo: Sendable, Equatable, Codable {
+    public var osType: String
+    public var distribution: String
+    public var version: String
+    public var architecture: String
+    public var hostname: String
+    public var packageCount: Int?
+    public init(osType: String, distribution: String, version: String, architecture: String,
+                hostname: String, packageCount: Int?) {
+        self.osType = osType
+        self.distribution = distribution
+        self.version = version
+        self.architecture = architecture
+        self.hostname = hostname
+        self.packageCount = packageCount
+    }
+}
+
+/// Timings and results of one appliance session, for the build output and the manifest.
+public struct OfflineReport: Sendable, Equatable {
+    public var applianceLaunchSeconds: Double = 0
+    public var phases: [String: Double] = [:]
+    public var removed: [String] = []
+    public var sizeBefore: UInt64?
+    public var sizeAfter: UInt64?
+    public var os: GuestOSInfo?
+    public init() {}
+}
+
+public protocol OfflineDiskWorker: Sendable {
+    /// Before the first boot: seed (when given) then the leading offline provisioners, in one launch.
+    func prepare(disk: String, seed: SeedMaterial?, steps: [ProvisionerKind],
+                 events: any EventSink, build: String) async throws -> OfflineReport
+    /// After the last shutdown: trailing offline provisioners, generalize, compact and inspect, in one launch.
+    func finish(disk: String, steps: [ProvisionerKind], generalize: GeneralizeSpec, seed: SeedMaterial?,
+                events: any EventSink, build: String) async throws -> OfflineReport
+}

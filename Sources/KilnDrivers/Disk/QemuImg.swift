@@ -1,0 +1,46 @@
+import Foundation
+import KilnCore
+
+/// qemu-img, called as a subprocess. Argument lists come from `QemuImgArguments` (pure, golden-tested).
+public enum QemuImg {
+    /// Reads a disk's format and sizes from its content (`qemu-img info --output=json`).
+    /// Pass `format` to force one (a fixed VHD reads as raw unless told `vpc`).
+    public static func info(_ path: String, format: String? = nil) async throws -> DiskInfo {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw KilnError(.baseImage, "disk image not found: \(path)")
+        }
+        let result: ProcessResult
+        do {
+            result = try await Subprocess.run("qemu-img", QemuImgArguments.info(path: path, format: format))
+        } catch let failure as Subprocess.Failure {
+            throw KilnError(.baseImage, "qemu-img cannot read \(path): \(failure.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return try parseInfo(result.stdout, path: path)
+    }
+
+    static func parseInfo(_ json: Data, path: String) throws -> DiskInfo {
+        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
+              let format = object["format"] as? String,
+              let virtualSize = (object["virtual-size"] as? NSNumber)?.uint64Value
+        else { throw KilnError(.internal, "unexpected qemu-img info output for \(path)") }
+        let actual = (object["actual-size"] as? NSNumber)?.uint64Value ?? 0
+        let backing = object["full-backing-filename"] as? String ?? object["backing-filename"] as? String
+        return DiskInfo(format: format, virtualSize: virtualSize, actualSize: actual, backingFile: backing)
+    }
+}
+
+/// Pure builders of qemu-img argument lists.
+public enum QemuImgArguments {
+    public static func info(path: String, format: String?) -> [String] {
+        var args = ["info", "--output=json"]
+        if let format { args += ["-f", format] }
+        // -U: read even while another process (a running domain) holds the image open.
+        return args + ["-U", path]
+    }
+
+    public static func createOverlay(path: String, base: String, baseFormat: String, size: UInt64?) -> [String] {
+        var args = ["create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, path]
+        if let size { args.append(String(size)) }
+        return args
+    }
+}

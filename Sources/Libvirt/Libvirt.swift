@@ -1,0 +1,2 @@
+// The thin libvirt wrapper lives here.
+import CLibvirt
