@@ -200,6 +200,16 @@ public struct ShellStep: Sendable, Equatable {
     /// The command may drop the SSH connection (a reboot, a network restart): not an error.
     public var expectDisconnect: Bool
     public var timeout: Duration?
+
+    public init(body: Body, env: [String: String] = [:], workingDirectory: String? = nil,
+                executeCommand: String = "sh -e '{{path}}'", expectDisconnect: Bool = false, timeout: Duration? = nil) {
+        self.body = body
+        self.env = env
+        self.workingDirectory = workingDirectory
+        self.executeCommand = executeCommand
+        self.expectDisconnect = expectDisconnect
+        self.timeout = timeout
+    }
 }
 
 public struct FileUpload: Sendable, Equatable {
@@ -208,6 +218,12 @@ public struct FileUpload: Sendable, Equatable {
     /// Absolute guest path.
     public var destination: String
     public var isDirectory: Bool
+
+    public init(source: String, destination: String, isDirectory: Bool) {
+        self.source = source
+        self.destination = destination
+        self.isDirectory = isDirectory
+    }
 }
 
 // MARK: shutdown, generalize, outputs, publish
