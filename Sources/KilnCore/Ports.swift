@@ -121,6 +121,11 @@ public struct Leftover: Sendable, Equatable {
     public var domainName: String?
     public var workDirectory: String?
     public var ownerPID: Int32
+    public init(domainName: String?, workDirectory: String?, ownerPID: Int32) {
+        self.domainName = domainName
+        self.workDirectory = workDirectory
+        self.ownerPID = ownerPID
+    }
 }
 
 public protocol Hypervisor: Sendable {
@@ -232,4 +237,47 @@ public protocol OfflineDiskWorker: Sendable {
     /// After the last shutdown: trailing offline provisioners, generalize, compact and inspect, in one launch.
     func finish(disk: String, steps: [ProvisionerKind], generalize: GeneralizeSpec, seed: SeedMaterial?,
                 events: any EventSink, build: String) async throws -> OfflineReport
+}
+
+// MARK: keys
+
+/// The build's ephemeral key material, made fresh for every build.
+public struct BuildKeys: Sendable, Equatable {
+    /// 0600 file in the build's 0700 directory, deleted with it.
+    public var clientPrivateKeyPath: String
+    public var authorizedKeyLine: String
+    public var hostPrivateKeyOpenSSH: String
+    public var hostPublicKeyLine: String
+    public init(clientPrivateKeyPath: String, authorizedKeyLine: String, hostPrivateKeyOpenSSH: String,
+                hostPublicKeyLine: String) {
+        self.clientPrivateKeyPath = clientPrivateKeyPath
+        self.authorizedKeyLine = authorizedKeyLine
+        self.hostPrivateKeyOpenSSH = hostPrivateKeyOpenSSH
+        self.hostPublicKeyLine = hostPublicKeyLine
+    }
+}
+
+public protocol KeyGenerator: Sendable {
+    func generate(in directory: String) throws -> BuildKeys
+}
+
+// MARK: all of them
+
+/// The ports a build needs; the CLI wires real drivers, tests wire fakes.
+public struct Drivers: Sendable {
+    public var bases: any BaseImageResolver
+    public var disks: any DiskTool
+    public var hypervisor: any Hypervisor
+    public var guests: any GuestConnector
+    public var offline: any OfflineDiskWorker
+    public var keys: any KeyGenerator
+    public init(bases: any BaseImageResolver, disks: any DiskTool, hypervisor: any Hypervisor,
+                guests: any GuestConnector, offline: any OfflineDiskWorker, keys: any KeyGenerator) {
+        self.bases = bases
+        self.disks = disks
+        self.hypervisor = hypervisor
+        self.guests = guests
+        self.offline = offline
+        self.keys = keys
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnTemplate
 
 /// qemu-img, called as a subprocess. Argument lists come from `QemuImgArguments` (pure, golden-tested).
 public enum QemuImg {
@@ -36,6 +37,45 @@ public enum QemuImgArguments {
         if let format { args += ["-f", format] }
         // -U: read even while another process (a running domain) holds the image open.
         return args + ["-U", path]
+    }
+
+    /// `qemu-img convert` from the qcow2 work disk to one output, with progress (-p).
+    /// Uncompressed targets get 8 coroutines and out-of-order writes (-m 8 -W), measured 1.5-3.6x
+    /// faster here; compressed targets (qcow2 -c, vmdk streamOptimized) must be written in order.
+    public static func convert(source: String, destination: String, output: OutputSpec) -> [String] {
+        var args = ["convert", "-p", "-f", "qcow2"]
+        var options: [String] = []
+        var parallel = true
+        switch output.format {
+        case .qcow2:
+            args += ["-O", "qcow2"]
+            if output.compress {
+                args.append("-c")
+                parallel = false
+            }
+        case .raw:
+            args += ["-O", "raw"]
+        case .vdi:
+            args += ["-O", "vdi"]
+        case .vmdk:
+            args += ["-O", "vmdk"]
+            options.append("subformat=\(output.vmdkSubformat.rawValue)")
+            if output.vmdkSubformat == .streamOptimized { parallel = false }
+        case .vhd:
+            // qemu-img calls VHD "vpc"; force_size keeps the exact virtual size instead of CHS rounding.
+            args += ["-O", "vpc"]
+            options += ["subformat=\(output.fixed ? "fixed" : "dynamic")", "force_size=on"]
+        case .vhdx:
+            args += ["-O", "vhdx"]
+            options.append("subformat=dynamic")
+        case .ova, .vagrant:
+            args += ["-O", "vmdk"]
+            options.append("subformat=streamOptimized")
+            parallel = false
+        }
+        if !options.isEmpty { args += ["-o", options.joined(separator: ",")] }
+        if parallel { args += ["-m", "8", "-W"] }
+        return args + [source, destination]
     }
 
     public static func createOverlay(path: String, base: String, baseFormat: String, size: UInt64?) -> [String] {
