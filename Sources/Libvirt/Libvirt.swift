@@ -1,2 +1,0 @@
-// The thin libvirt wrapper lives here.
-import CLibvirt
