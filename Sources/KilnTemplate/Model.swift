@@ -251,6 +251,14 @@ public struct GeneralizeSpec: Sendable, Equatable {
     public var operations: [GeneralizeOperation] // default all, minus `keep:`
     public var delete: [String]          // extra guest paths (globs) to remove
     public var compact: Bool             // default true: fstrim free space
+
+    public init(enabled: Bool = true, operations: [GeneralizeOperation] = GeneralizeOperation.allCases,
+                delete: [String] = [], compact: Bool = true) {
+        self.enabled = enabled
+        self.operations = operations
+        self.delete = delete
+        self.compact = compact
+    }
 }
 
 public enum OutputFormat: String, Sendable, CaseIterable {
