@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import KilnCore
+
+struct CleanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clean",
+        abstract: "Remove what killed kiln runs left behind: domains and work directories whose owner process is gone.",
+        discussion: "Resources of builds that are still running are never touched. kiln build does this on start too.")
+
+    @Option(name: .long, help: "libvirt connection URI.")
+    var connect = "qemu:///system"
+
+    func run() async throws {
+        let report = await Janitor.clean(hypervisor: DriverFactory.hypervisor(uri: connect), workRoot: BuildOptions.defaultWorkRoot)
+        for line in report.removed { print("removed \(line)") }
+        for line in report.failed { FileHandle.standardError.write(Data("could not remove \(line)\n".utf8)) }
+        if report.removed.isEmpty && report.failed.isEmpty { print("nothing to clean") }
+        if !report.failed.isEmpty { throw ExitCode(1) }
+    }
+}
