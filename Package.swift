@@ -62,6 +62,8 @@ let package = Package(
         .testTarget(name: "KilnSSHTests", dependencies: ["KilnSSH"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
+        // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
+        .testTarget(name: "KilnCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,13 +20,13 @@ public enum PlanDescription {
             let build = plan.build
             out.append("build \"\(build.name)\":")
             out.append("  source: \(describe(build.source))")
-            var machine = "\(build.machine.cpus) cpus, \(build.machine.memoryMiB) MiB"
+            var machine = "\(build.machine.cpus) cpu\(build.machine.cpus == 1 ? "" : "s"), \(build.machine.memoryMiB) MiB"
             if let size = build.machine.diskSize { machine += ", disk \(ByteFormat.string(size))" }
             machine += ", \(build.machine.firmware.rawValue), accelerator \(build.machine.accelerator.rawValue)"
             if let kernel = build.machine.kernelBoot { machine += ", kernel \(kernel.kernel)" }
             out.append("  machine: \(machine)")
             if plan.boots {
-                out.append("  ssh: \(build.ssh.username)@guest:\(build.ssh.port), timeout \(build.ssh.timeout), seed: \(describe(plan.seed, method: build.seed))")
+                out.append("  ssh: \(build.ssh.username)@guest:\(build.ssh.port), timeout \(DurationFormat.string(build.ssh.timeout)), seed: \(describe(plan.seed, method: build.seed))")
             } else {
                 out.append("  boots: no (every provisioner works offline)")
             }

@@ -39,3 +39,17 @@ public enum ByteFormat {
         return unit == 0 ? "\(bytes) B" : "\(String(format: "%.1f", value)) \(units[unit])"
     }
 }
+
+public enum DurationFormat {
+    /// "90 s" -> "1m30s", as templates write durations.
+    public static func string(_ duration: Duration) -> String {
+        let total = duration.seconds
+        if total < 1 { return "\(Int((total * 1000).rounded()))ms" }
+        var seconds = Int(total.rounded())
+        var text = ""
+        if seconds >= 3600 { text += "\(seconds / 3600)h"; seconds %= 3600 }
+        if seconds >= 60 { text += "\(seconds / 60)m"; seconds %= 60 }
+        if seconds > 0 || text.isEmpty { text += "\(seconds)s" }
+        return text
+    }
+}

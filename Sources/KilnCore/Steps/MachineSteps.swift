@@ -91,7 +91,7 @@ extension StepContext {
             }
             if ContinuousClock.now >= deadline {
                 throw KilnError(.ssh, """
-                    timed out after \(build.ssh.timeout) waiting for SSH on \(host):\(port) as \(endpoint.username) \
+                    timed out after \(DurationFormat.string(build.ssh.timeout)) waiting for SSH on \(host):\(port) as \(endpoint.username) \
                     (\(attempts) attempts); last error: \(lastError)
                     \(consoleTail(state))
                     """, hint: "raise ssh.timeout, or check that the image starts an SSH server on port \(build.ssh.port) and gets an address by DHCP")
@@ -154,7 +154,7 @@ extension StepContext {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        warning("the guest did not power off within \(build.shutdown.timeout); forcing it off (the disk may need fsck)")
+        warning("the guest did not power off within \(DurationFormat.string(build.shutdown.timeout)); forcing it off (the disk may need fsck)")
         try await vm.destroy()
         state.vm = nil
     }

@@ -46,7 +46,7 @@ extension StepContext {
                     do {
                         status = try await withTimeout(timeout, run)
                     } catch is TimeoutError {
-                        throw KilnError(.provisioner, "\(spec.location): \(spec.title) did not finish within \(timeout)")
+                        throw KilnError(.provisioner, "\(spec.location): \(spec.title) did not finish within \(DurationFormat.string(timeout))")
                     }
                 } else {
                     status = try await run()
@@ -123,7 +123,7 @@ extension StepContext {
             }
             try await Task.sleep(for: options.pollInterval)
         }
-        throw KilnError(.provisioner, "\(spec.location): the guest did not come back within \(timeout) after reboot (\(lastError))\n"
+        throw KilnError(.provisioner, "\(spec.location): the guest did not come back within \(DurationFormat.string(timeout)) after reboot (\(lastError))\n"
                         + consoleTail(state))
     }
 
