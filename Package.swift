@@ -48,10 +48,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // AWS over its HTTP APIs: SigV4, credentials, EC2 query API, EBS direct API. Knows nothing of Kiln.
+        .target(name: "KilnAWS", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Real implementations of the engine's ports.
         .target(
             name: "KilnDrivers",
-            dependencies: ["KilnCore", "Libvirt", "GuestFS", "KilnSSH", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["KilnCore", "Libvirt", "GuestFS", "KilnSSH", "KilnAWS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "KilnSSHTests", dependencies: ["KilnSSH"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
+        .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS"]),
         .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
         // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
         .testTarget(name: "KilnCLITests"),

@@ -271,8 +271,13 @@ public struct Drivers: Sendable {
     public var guests: any GuestConnector
     public var offline: any OfflineDiskWorker
     public var keys: any KeyGenerator
+    public var packager: (any ArtifactPackager)?
+    public var publisher: (any ImagePublisher)?
     public init(bases: any BaseImageResolver, disks: any DiskTool, hypervisor: any Hypervisor,
-                guests: any GuestConnector, offline: any OfflineDiskWorker, keys: any KeyGenerator) {
+                guests: any GuestConnector, offline: any OfflineDiskWorker, keys: any KeyGenerator,
+                packager: (any ArtifactPackager)? = nil, publisher: (any ImagePublisher)? = nil) {
+        self.packager = packager
+        self.publisher = publisher
         self.bases = bases
         self.disks = disks
         self.hypervisor = hypervisor
@@ -280,4 +285,56 @@ public struct Drivers: Sendable {
         self.offline = offline
         self.keys = keys
     }
+}
+
+// MARK: publishing (AWS)
+
+public struct PublishResult: Sendable, Equatable, Codable {
+    public var region: String
+    public var imageID: String
+    public var snapshotID: String
+    /// Anything else worth recording in the manifest (launch template version, refresh id...).
+    public var details: [String: String]
+    public init(region: String, imageID: String, snapshotID: String, details: [String: String] = [:]) {
+        self.region = region
+        self.imageID = imageID
+        self.snapshotID = snapshotID
+        self.details = details
+    }
+}
+
+public protocol ImagePublisher: Sendable {
+    /// Turns the finished disk (qcow2, after generalize) into an AMI. `scratch` is a directory in
+    /// the build's work directory for temporary files. Undoes what it created if it fails or is
+    /// cancelled (no half-registered image, no orphan snapshot).
+    func publish(disk: String, ami: AMISpec, build: String, tags: [String: String], scratch: String,
+                 events: any EventSink) async throws -> PublishResult
+}
+
+// MARK: packaging (OVA, Vagrant boxes)
+
+public struct PackageRequest: Sendable {
+    /// The finished work disk (qcow2).
+    public var disk: String
+    public var output: OutputSpec
+    /// The build's name (used in file names and descriptors).
+    public var name: String
+    public var machine: MachineSpec
+    /// Exactly this file is to be written (it sits in the staging directory under a temporary name).
+    public var destination: String
+    /// A directory in the work directory for intermediate files.
+    public var scratch: String
+    public init(disk: String, output: OutputSpec, name: String, machine: MachineSpec, destination: String, scratch: String) {
+        self.disk = disk
+        self.output = output
+        self.name = name
+        self.machine = machine
+        self.destination = destination
+        self.scratch = scratch
+    }
+}
+
+public protocol ArtifactPackager: Sendable {
+    /// Writes an OVA or a Vagrant box for `request.output`.
+    func package(_ request: PackageRequest, progress: @escaping @Sendable (Double) -> Void) async throws
 }

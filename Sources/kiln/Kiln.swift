@@ -14,8 +14,8 @@ struct Kiln: AsyncParsableCommand {
             (use --force), 130 interrupted (SIGINT/SIGTERM; cleanup ran).
             """,
         version: version,
-        subcommands: [BuildCommand.self, ValidateCommand.self, InspectCommand.self, 
-                      VersionCommand.self, CompletionCommand.self]
+        subcommands: [BuildCommand.self, ValidateCommand.self, InspectCommand.self, CacheCommand.self,
+                      CleanCommand.self, VersionCommand.self, CompletionCommand.self]
     )
 }
 

@@ -86,7 +86,9 @@ func runKiln(_ arguments: [String], environment: [String: String] = [:], directo
 }
 
 func runTool(_ executable: String, _ arguments: [String]) async throws -> ProcessOutput {
-    try await RunningProcess(executable, arguments).wait(timeout: .seconds(300))
+    // libguestfs picks KVM where /dev/kvm exists and aborts on a nested PVM hypervisor.
+    try await RunningProcess(executable, arguments, environment: ["LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"])
+        .wait(timeout: .seconds(300))
 }
 
 /// Kiln's libvirt domains currently defined (the tests must leave none).

@@ -1,0 +1,1 @@
+// AWS clients: SigV4, credentials, EC2 and EBS direct APIs.
