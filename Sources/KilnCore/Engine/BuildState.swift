@@ -17,6 +17,7 @@ public struct BuildState: Sendable {
     public var artifacts: [Artifact] = []
     public var timings: [StepTiming] = []
     public var offline: [OfflineReport] = []
+    public var published: PublishResult?
     public var bootCount = 0
     public var shutdownCount = 0
 

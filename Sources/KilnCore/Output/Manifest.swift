@@ -33,8 +33,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var timings: [StepTiming]
         public var offline: [Offline]
         public var guest: GuestOSInfo?
+        public var ami: PublishResult?
         enum CodingKeys: String, CodingKey {
-            case version, template, base, accelerator, timings, offline, guest
+            case version, template, base, accelerator, timings, offline, guest, ami
             case templateHash = "template_hash", acceleratorReason = "accelerator_reason"
         }
     }

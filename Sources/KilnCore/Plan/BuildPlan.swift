@@ -14,6 +14,7 @@ public enum PlannedStep: Sendable {
     /// Offline, after the last shutdown: trailing offline provisioners, generalize, compact, inspect.
     case offlineFinish(steps: [ProvisionerSpec], generalize: GeneralizeSpec)
     case export([OutputSpec])
+    case publish(AMISpec)
     case writeManifest
 
     /// The short name shown in the build output and recorded with timings in the manifest.
@@ -29,6 +30,7 @@ public enum PlannedStep: Sendable {
         case .shutdown: return "shutdown"
         case .offlineFinish: return "generalize"
         case .export: return "export"
+        case .publish: return "publish ami"
         case .writeManifest: return "manifest"
         }
     }
@@ -77,7 +79,9 @@ public struct BuildPlan: Sendable {
             if !provisioners.isEmpty || build.generalize.enabled {
                 steps.append(.offlineFinish(steps: provisioners, generalize: build.generalize))
             }
-            steps += [.export(build.outputs), .writeManifest]
+            steps.append(.export(build.outputs))
+            if let ami = build.publish?.ami { steps.append(.publish(ami)) }
+            steps.append(.writeManifest)
             self.steps = steps
             return
         }
@@ -108,7 +112,9 @@ public struct BuildPlan: Sendable {
         if build.generalize.enabled || !trailing.isEmpty {
             steps.append(.offlineFinish(steps: trailing, generalize: build.generalize))
         }
-        steps += [.export(build.outputs), .writeManifest]
+        steps.append(.export(build.outputs))
+        if let ami = build.publish?.ami { steps.append(.publish(ami)) }
+        steps.append(.writeManifest)
         self.steps = steps
     }
 }

@@ -101,6 +101,7 @@ public enum PlanDescription {
             parts.append("inspect")
             return "offline (libguestfs): " + parts.joined(separator: ", ")
         case .export(let outputs): return "export: " + outputs.map(\.format.rawValue).joined(separator: ", ")
+        case .publish(let ami): return "publish: AMI \(ami.name) (\(ami.method.rawValue))"
         case .writeManifest: return "checksums and manifest; move outputs into place"
         }
     }

@@ -3,8 +3,8 @@ import KilnTemplate
 
 /// File names of the artifacts a build writes.
 public enum ExportNaming {
-    /// Formats this version can write.
-    public static let supported: Set<OutputFormat> = [.qcow2, .raw, .vdi, .vmdk, .vhd, .vhdx]
+    /// Formats made by packaging a converted disk (the ArtifactPackager port), not by qemu-img alone.
+    public static let packaged: Set<OutputFormat> = [.ova, .vagrant]
 
     public static func fileName(build: String, output: OutputSpec) -> String {
         switch output.format {

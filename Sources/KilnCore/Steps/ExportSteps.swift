@@ -8,7 +8,8 @@ extension StepContext {
     func export(_ outputs: [OutputSpec], _ state: inout BuildState) async throws {
         let staging = try createStaging(&state)
         let source = state.workDisk
-        let build = name, events = self.events, disks = drivers.disks
+        let build = name, events = self.events, disks = drivers.disks, packager = drivers.packager
+        let machine = self.build.machine, workDirectory = state.workDirectory
         let limit = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let artifacts = try await withThrowingTaskGroup(of: Artifact.self) { group in
             var inFlight = 0
@@ -24,9 +25,18 @@ extension StepContext {
                     let partial = final + ".partial"
                     let step = "export \(fileName)"
                     let started = ContinuousClock.now
+                    let progress: @Sendable (Double) -> Void = { fraction in
+                        events.emit(.progress(build: build, step: step, done: UInt64(fraction * 1000), total: 1000))
+                    }
                     do {
-                        try await disks.convert(source: source, to: partial, output: output) { fraction in
-                            events.emit(.progress(build: build, step: step, done: UInt64(fraction * 1000), total: 1000))
+                        if ExportNaming.packaged.contains(output.format), let packager {
+                            let scratch = workDirectory + "/package-" + fileName
+                            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+                            defer { try? FileManager.default.removeItem(atPath: scratch) }
+                            try await packager.package(PackageRequest(disk: source, output: output, name: build, machine: machine,
+                                                                      destination: partial, scratch: scratch), progress: progress)
+                        } else {
+                            try await disks.convert(source: source, to: partial, output: output, progress: progress)
                         }
                     } catch {
                         try? FileManager.default.removeItem(atPath: partial)

@@ -19,11 +19,11 @@ extension StepContext {
                 Manifest.Offline(applianceLaunchSeconds: $0.applianceLaunchSeconds, phases: $0.phases, removed: $0.removed,
                                  diskBytesBeforeTrim: $0.sizeBefore, diskBytesAfterTrim: $0.sizeAfter)
             },
-            guest: guest)
+            guest: guest, ami: state.published)
         let entry = Manifest.Build(
             name: name, builderType: "kiln.qemu", buildTime: Int(Date().timeIntervalSince1970),
             files: state.artifacts.map { .init(name: $0.name, size: $0.size, format: $0.format, sha256: $0.sha256) },
-            artifactID: state.artifacts.first.map { build.outputDirectory + "/" + $0.name } ?? "",
+            artifactID: state.published.map { "\($0.region):\($0.imageID)" } ?? state.artifacts.first.map { build.outputDirectory + "/" + $0.name } ?? "",
             packerRunUUID: runID, customData: [:], kiln: details)
         let manifest = Manifest(builds: [entry], lastRunUUID: runID)
         try manifest.encoded().write(to: URL(fileURLWithPath: staging + "/manifest.json"))

@@ -27,6 +27,7 @@ struct StepContext: Sendable {
         case .shutdown: try await shutdown(&state)
         case .offlineFinish(let steps, let generalize): try await offlineFinish(steps: steps, generalize: generalize, &state)
         case .export(let outputs): try await export(outputs, &state)
+        case .publish(let ami): try await publish(ami, &state)
         case .writeManifest: try writeManifest(&state)
         }
     }
@@ -38,8 +39,11 @@ struct StepContext: Sendable {
             throw KilnError(.outputExists, "output directory \(output) already exists",
                             hint: "pass --force to replace it once the new build is complete, or choose another --output-dir")
         }
-        for output in build.outputs where !ExportNaming.supported.contains(output.format) {
+        for output in build.outputs where ExportNaming.packaged.contains(output.format) && drivers.packager == nil {
             throw KilnError(.template, "\(output.location): output format \(output.format.rawValue) is not supported by this version of kiln yet")
+        }
+        if let ami = build.publish?.ami, drivers.publisher == nil {
+            throw KilnError(.template, "\(ami.location): publish.ami is not supported by this version of kiln yet")
         }
     }
 
