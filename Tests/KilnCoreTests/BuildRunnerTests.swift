@@ -53,8 +53,10 @@ func run(_ template: Template, world: FakeWorld, sandbox: Sandbox, force: Bool =
     let options = BuildOptions(force: force, onError: onError, workRoot: sandbox.workRoot, pollInterval: .milliseconds(1))
     let runner = BuildRunner(drivers: world.drivers(), options: options, events: events, template: template)
     let plan = BuildPlan(template.builds[0])
-    // A child task, so that a fault that cancels "the current task" cancels only the build.
-    return try await Task { try await runner.run(plan) }.value
+    // Its own task, so that a fault can cancel the build the way Ctrl-C does.
+    let task = Task { try await runner.run(plan) }
+    world.cancelBuild = { task.cancel() }
+    return try await task.value
 }
 
 @Suite struct BuildRunnerTests {

@@ -13,6 +13,8 @@ public final class FakeWorld: @unchecked Sendable {
     /// Connection attempts that fail before the guest "answers".
     public var sshFailuresBeforeSuccess = 0
     public var commandExitStatus: Int32 = 0
+    /// Cancels the build under test (set by the test; the operation that hits `cancelAt` calls it).
+    public var cancelBuild: (@Sendable () -> Void)?
 
     public init() {}
 
@@ -24,6 +26,7 @@ public final class FakeWorld: @unchecked Sendable {
         lock.withLock { log.append(operation) }
         if operation == failAt { throw KilnError(.internal, "injected failure at \(operation)") }
         if operation == cancelAt {
+            cancelBuild?()
             withUnsafeCurrentTask { $0?.cancel() }
             throw CancellationError()
         }

@@ -68,35 +68,22 @@ extension StepContext {
         state.endpoint = endpoint
         let start = ContinuousClock.now
         let deadline = start + build.ssh.timeout
-        var attempts = 0
-        var lastError = "no attempt made"
-        while true {
-            try Task.checkCancellation()
-            attempts += 1
-            do {
-                let shell = try await drivers.guests.connect(endpoint)
-                state.shell = shell
-                cleanup.push("close ssh session") { await shell.close() }
-                info("ssh: \(endpoint.username)@\(host):\(port) answered after \(String(format: "%.1f", (ContinuousClock.now - start).seconds)) s (\(attempts) attempts)")
-                return
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                lastError = "\(error)"
-            }
-            let vmState = (try? await vm.state()) ?? .other
-            if [.shutoff, .gone, .crashed].contains(vmState) {
-                throw KilnError(.ssh, "the guest stopped (\(vmState.rawValue)) before SSH answered on \(host):\(port)\n"
-                                + consoleTail(state), hint: "the console log above shows how far it got")
-            }
-            if ContinuousClock.now >= deadline {
-                throw KilnError(.ssh, """
-                    timed out after \(DurationFormat.string(build.ssh.timeout)) waiting for SSH on \(host):\(port) as \(endpoint.username) \
-                    (\(attempts) attempts); last error: \(lastError)
-                    \(consoleTail(state))
-                    """, hint: "raise ssh.timeout, or check that the image starts an SSH server on port \(build.ssh.port) and gets an address by DHCP")
-            }
-            try await Task.sleep(for: options.pollInterval)
+        let poller = SSHPoller(connector: drivers.guests, endpoint: endpoint, vm: vm, interval: options.pollInterval,
+                               deadline: deadline)
+        switch try await poller.run() {
+        case let .connected(shell, attempts):
+            state.shell = shell
+            cleanup.push("close ssh session") { await shell.close() }
+            info("ssh: \(endpoint.username)@\(host):\(port) answered after \(String(format: "%.1f", (ContinuousClock.now - start).seconds)) s (\(attempts) attempts)")
+        case let .gaveUp(lastError, attempts, stopped?):
+            throw KilnError(.ssh, "the guest stopped (\(stopped.rawValue)) before SSH answered on \(host):\(port) (\(attempts) attempts; last error: \(lastError))\n"
+                            + consoleTail(state), hint: "the console log above shows how far it got")
+        case let .gaveUp(lastError, attempts, nil):
+            throw KilnError(.ssh, """
+                timed out after \(DurationFormat.string(build.ssh.timeout)) waiting for SSH on \(host):\(port) as \(endpoint.username) \
+                (\(attempts) attempts); last error: \(lastError)
+                \(consoleTail(state))
+                """, hint: "raise ssh.timeout, or check that the image starts an SSH server on port \(build.ssh.port) and gets an address by DHCP")
         }
     }
 
