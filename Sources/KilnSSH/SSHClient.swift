@@ -46,7 +46,8 @@ public final class SSHClient: Sendable {
                     let configuration = SSHClientConfiguration(
                         userAuthDelegate: CredentialOfferer(username: username, authentication: auth),
                         serverAuthDelegate: HostKeyValidator(
-                            pinned: pinnedKey.map { ($0.key, $0.line) }, progress: progress))
+                            pinned: pinnedKey.map { ($0.key, $0.line) }, progress: progress),
+                        transportProtectionSchemes: KilnTransportSchemes.all)
                     let handlers: [any ChannelHandler] = [
                         NIOSSHHandler(role: .client(configuration), allocator: channel.allocator,
                                       inboundChildChannelInitializer: nil),

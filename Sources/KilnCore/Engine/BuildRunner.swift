@@ -63,8 +63,12 @@ public struct BuildRunner: Sendable {
             events.emit(.warning(build: name, message: abortNotice(state)))
             throw failure
         }
+        // After a success the undo list only releases what is no longer needed: say nothing unless it fails.
+        let failed = failure != nil
         await cleanup.unwind { action, error in
-            events.emit(.cleanup(build: name, action: action, error: error.map { "\($0)" }))
+            if failed || error != nil {
+                events.emit(.cleanup(build: name, action: action, error: error.map { "\($0)" }))
+            }
         }
         if let failure { throw failure }
         state.timings.append(StepTiming(step: "total", seconds: (ContinuousClock.now - started).seconds))

@@ -10,8 +10,8 @@ public struct ProcessResult: Sendable {
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-/// Runs host tools (qemu-img, mmdebstrap, ...). Cancelling the calling task terminates the
-/// child (SIGTERM, then SIGKILL after a grace period) and throws CancellationError.
+/// Runs host tools (qemu-img, mmdebstrap, ...) as `ChildProcess`es. Cancelling the calling task
+/// terminates the child (SIGTERM, then SIGKILL after a grace period) and throws CancellationError.
 public enum Subprocess {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var command: [String]
@@ -49,42 +49,29 @@ public enum Subprocess {
             throw KilnError(.internal, "\(executable) is not installed", hint: "run scripts/setup as root")
         }
         try Task.checkCancellation()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        let inPipe: Pipe? = stdin == nil ? nil : Pipe()
-        process.standardInput = inPipe ?? FileHandle.nullDevice
-
-        let outReader = PipeReader(outPipe.fileHandleForReading, onLine: onStdoutLine)
-        let errReader = PipeReader(errPipe.fileHandleForReading, onLine: onStderrLine)
-        let exited = ExitWaiter()
-        process.terminationHandler = { p in exited.finish(p.terminationStatus) }
-
-        try process.run()
+        var merged = environment.map { ProcessInfo.processInfo.environment.merging($0) { _, new in new } }
+        if merged == nil { merged = ProcessInfo.processInfo.environment }
+        let (child, output, errors, input) = try spawn(path, arguments, environment: merged,
+                                                       currentDirectory: currentDirectory, withStdin: stdin != nil)
+        output.closeWriteEnd()
+        errors.closeWriteEnd()
+        input?.closeReadEnd()
+        let outReader = PipeReader(FileHandle(fileDescriptor: output.readEnd, closeOnDealloc: true), onLine: onStdoutLine)
+        let errReader = PipeReader(FileHandle(fileDescriptor: errors.readEnd, closeOnDealloc: true), onLine: onStderrLine)
         outReader.start()
         errReader.start()
-        if let stdin, let inPipe {
-            let handle = inPipe.fileHandleForWriting
+        if let stdin, let input {
+            let handle = FileHandle(fileDescriptor: input.writeEnd, closeOnDealloc: true)
             Thread.detachNewThread {
                 try? handle.write(contentsOf: stdin)
                 try? handle.close()
             }
         }
-        let pid = process.processIdentifier
         let status: Int32 = await withTaskCancellationHandler {
-            await exited.wait()
+            await child.wait()
         } onCancel: {
-            kill(pid, SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
-                if !exited.isFinished { kill(pid, SIGKILL) }
-            }
+            child.signal(SIGTERM)
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { child.signal(SIGKILL) }
         }
         let out = outReader.finish(), err = errReader.finish()
         if Task.isCancelled { throw CancellationError() }
@@ -93,6 +80,51 @@ public enum Subprocess {
             throw Failure(command: [executable] + arguments, status: status, stderr: result.stderrText)
         }
         return result
+    }
+}
+
+extension Subprocess {
+    /// Makes the pipes and spawns the child under one lock, so no concurrent spawn inherits them.
+    static func spawn(_ path: String, _ arguments: [String], environment: [String: String]?, currentDirectory: String?,
+                      withStdin: Bool) throws -> (ChildProcess, CloexecPipe, CloexecPipe, CloexecPipe?) {
+        try CloexecPipe.spawnLock.withLock {
+            let output = try CloexecPipe(), errors = try CloexecPipe()
+            let input: CloexecPipe? = withStdin ? try CloexecPipe() : nil
+            do {
+                let child = try ChildProcess(executable: path, arguments: arguments, environment: environment,
+                                             currentDirectory: currentDirectory, stdin: input?.readEnd,
+                                             stdout: output.writeEnd, stderr: errors.writeEnd)
+                return (child, output, errors, input)
+            } catch {
+                [output, errors].forEach { $0.closeBoth() }
+                input?.closeBoth()
+                throw KilnError(.internal, "cannot start \(path): \(error)")
+            }
+        }
+    }
+}
+
+/// A pipe whose ends are close-on-exec, so that no other child inherits them and keeps the
+/// reader from seeing end-of-file (posix_spawn's dup2 clears the flag on the child's copy).
+struct CloexecPipe {
+    static let spawnLock = NSLock()
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        readEnd = fds[0]
+        writeEnd = fds[1]
+    }
+
+    func closeWriteEnd() { close(writeEnd) }
+    func closeReadEnd() { close(readEnd) }
+    func closeBoth() {
+        close(readEnd)
+        close(writeEnd)
     }
 }
 
@@ -133,34 +165,5 @@ private final class PipeReader: @unchecked Sendable {
     func finish() -> Data {
         done.wait()
         return lock.withLock { data }
-    }
-}
-
-/// Bridges Process.terminationHandler to async code.
-private final class ExitWaiter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: Int32?
-    private var waiter: CheckedContinuation<Int32, Never>?
-
-    var isFinished: Bool { lock.withLock { status != nil } }
-
-    func finish(_ code: Int32) {
-        let continuation: CheckedContinuation<Int32, Never>? = lock.withLock {
-            status = code
-            defer { waiter = nil }
-            return waiter
-        }
-        continuation?.resume(returning: code)
-    }
-
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let ready: Int32? = lock.withLock {
-                if let status { return status }
-                waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
     }
 }
