@@ -118,6 +118,11 @@ public struct KernelBoot: Sendable, Equatable {
     public var kernel: String
     public var initrd: String?
     public var cmdline: String
+    public init(kernel: String, initrd: String?, cmdline: String) {
+        self.kernel = kernel
+        self.initrd = initrd
+        self.cmdline = cmdline
+    }
 }
 
 public struct MachineSpec: Sendable, Equatable {
@@ -283,11 +288,51 @@ public struct PublishSpec: Sendable, Equatable {
     public var ami: AMISpec?
 }
 
+public enum AMIArchitecture: String, Sendable, CaseIterable { case x86_64, arm64 }
+public enum AMIBootMode: String, Sendable, CaseIterable { case legacyBIOS = "legacy-bios", uefi }
+public enum AMIVolumeType: String, Sendable, CaseIterable { case gp3, gp2, io1, io2, standard }
+
 public struct AMISpec: Sendable, Equatable {
     public var region: String?
     public var name: String
     public var method: AMIMethod
     public var bucket: String?           // import only
     public var tags: [String: String]
+    public var description: String?
+    public var architecture: AMIArchitecture   // default x86_64
+    /// nil: from the disk's partitioning (an EFI system partition means uefi, else legacy-bios).
+    public var bootMode: AMIBootMode?
+    public var rootDeviceName: String          // default /dev/xvda
+    public var volumeType: AMIVolumeType       // default gp3
+    /// Bytes; nil: the disk's virtual size rounded up to whole GiB.
+    public var volumeSize: UInt64?
+    public var enaSupport: Bool                // default true
+    /// Blocks uploaded at once (direct method), default 16.
+    public var concurrency: Int
+    /// How long to wait for the snapshot and then the image to become ready, default 60 minutes.
+    public var timeout: Duration
     public var location: SourceLocation
+
+    public init(region: String? = nil, name: String, method: AMIMethod = .direct, bucket: String? = nil,
+                tags: [String: String] = [:], description: String? = nil, architecture: AMIArchitecture = .x86_64,
+                bootMode: AMIBootMode? = nil, rootDeviceName: String = "/dev/xvda", volumeType: AMIVolumeType = .gp3,
+                volumeSize: UInt64? = nil, enaSupport: Bool = true, concurrency: Int = 16,
+                timeout: Duration = .seconds(3600),
+                location: SourceLocation = SourceLocation(file: "", line: 1, column: 1)) {
+        self.region = region
+        self.name = name
+        self.method = method
+        self.bucket = bucket
+        self.tags = tags
+        self.description = description
+        self.architecture = architecture
+        self.bootMode = bootMode
+        self.rootDeviceName = rootDeviceName
+        self.volumeType = volumeType
+        self.volumeSize = volumeSize
+        self.enaSupport = enaSupport
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.location = location
+    }
 }

@@ -53,6 +53,17 @@ struct BuildIntegrationTests {
         #expect(verify.status == 0, "\(sums) \(verify.combined)")
     }
 
+    @Test func rebootProvisionerWaitsForTheNextBoot() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let output = try await runKiln(["build", Repo.root + "/Tests/Templates/reboot.yaml", "--output-dir", dir.path + "/out"],
+                                       environment: environment(dir))
+        #expect(output.status == 0, "\(output.combined)")
+        #expect(output.stdout.contains("second boot confirmed"))
+        #expect(try await kilnDomains().isEmpty)
+        #expect(dir.contents("/work").isEmpty)
+    }
+
     @Test func failingProvisionerExitsOneAndLeavesNothing() async throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

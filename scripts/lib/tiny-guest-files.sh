@@ -80,6 +80,7 @@ if [ -f $creds/tmpfiles.extra ]; then
         case "$type" in
             f~|f~+) mkdir -p "${path%/*}"; printf '%s' "$arg" | base64 -d > "$path" ;;
             f|f+) mkdir -p "${path%/*}"; [ "$arg" = - ] && : > "$path" || printf '%s\n' "$arg" > "$path" ;;
+            d|D) mkdir -p "$path" ;;
             *) continue ;;
         esac
         [ "$mode" = - ] || chmod "${mode#~}" "$path"

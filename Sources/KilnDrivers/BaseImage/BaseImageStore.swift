@@ -44,7 +44,7 @@ public struct BaseImageStore: BaseImageResolver {
 
     private static func kernelBoot(of built: DebianBootstrapper.Built) -> KernelBoot? {
         guard let kernel = built.metadata.kernel, let cmdline = built.metadata.cmdline else { return nil }
-        return KernelBoot.make(kernel: built.directory + "/" + kernel,
+        return KernelBoot(kernel: built.directory + "/" + kernel,
                                initrd: built.metadata.initrd.map { built.directory + "/" + $0 }, cmdline: cmdline)
     }
 }

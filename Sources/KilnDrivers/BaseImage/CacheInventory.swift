@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// One cached base image, as `kiln cache list` shows it.
 public struct CacheEntry: Sendable, Equatable {

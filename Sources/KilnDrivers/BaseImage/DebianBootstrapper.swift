@@ -60,14 +60,15 @@ struct DebianBootstrapper: Sendable {
         let rootfs = work + "/rootfs", essential = work + "/overlay-essential", customize = work + "/overlay-customize"
         try writeTree(recipe.essentialFiles, under: essential)
         try writeTree(recipe.customizeFiles, under: customize)
-        let emitLine: @Sendable (String) -> Void = { line in
-            events.emit(.output(build: build, step: Self.step, stream: .stderr, line: line))
+        let emit: @Sendable (BuildEvent.OutputStream, String) -> Void = { stream, line in
+            events.emit(.output(build: build, step: Self.step, stream: stream, line: line))
         }
+        let emitLine: @Sendable (String) -> Void = { emit(.stderr, $0) }
         events.emit(.info(build: build, message: "bootstrapping \(recipe.summary) with mmdebstrap"))
         do {
-            try await Subprocess.run("mmdebstrap", recipe.mmdebstrapArguments(
+            try await ProcessGroup.run("mmdebstrap", recipe.mmdebstrapArguments(
                 rootfs: rootfs, essentialOverlay: essential, customizeOverlay: customize),
-                onStdoutLine: emitLine, onStderrLine: emitLine)
+                pidFile: work + "/mmdebstrap.pid", onLine: emit)
         } catch let failure as Subprocess.Failure {
             throw KilnError(.baseImage, "mmdebstrap failed (status \(failure.status)):\n\(failure.stderr.split(separator: "\n").suffix(15).joined(separator: "\n"))",
                             hint: "check the package names and that \(recipe.spec.mirror) is reachable", cause: failure)
@@ -82,7 +83,7 @@ struct DebianBootstrapper: Sendable {
                                       bootloader: recipe.spec.bootloader == .grub ? .grub : .extlinux)
         try await assembler.assemble(to: work + "/" + Self.imageName, onLine: emitLine)
         await Self.removeTree(rootfs)
-        for overlay in [essential, customize] { try? FileManager.default.removeItem(atPath: overlay) }
+        for leftover in [essential, customize, work + "/mmdebstrap.pid"] { try? FileManager.default.removeItem(atPath: leftover) }
 
         let seconds = (ContinuousClock.now - started).seconds
         events.emit(.info(build: build, message: String(
@@ -118,7 +119,10 @@ struct DebianBootstrapper: Sendable {
 
     /// mmdebstrap's tree can hold device nodes and read-only files: `rm -rf` it, even when cancelled.
     static func removeTree(_ path: String) async {
-        _ = try? await Task.detached { try await Subprocess.run("rm", ["-rf", "--one-file-system", path]) }.value
+        await Task.detached {
+            await LeftoverMounts.unmountAll(under: path)
+            _ = try? await Subprocess.run("rm", ["-rf", "--one-file-system", path])
+        }.value
     }
 }
 
