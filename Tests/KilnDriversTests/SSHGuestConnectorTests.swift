@@ -127,7 +127,7 @@ private struct LocalSSHServer {
     let directory: String
     let port: Int
     let keys: BuildKeys
-    let process: Process
+    let process: ChildProcess
 
     static func with<T>(_ body: (LocalSSHServer) async throws -> T) async throws -> T {
         let directory = try makeTemporaryDirectory()
@@ -147,17 +147,23 @@ private struct LocalSSHServer {
 
             """.write(toFile: directory + "/sshd_config", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        process.arguments = ["-D", "-e", "-f", directory + "/sshd_config", "-p", "\(port)"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        // ChildProcess starts sshd with an empty signal mask, so SIGTERM stops it.
+        let process = try ChildProcess(
+            executable: "/usr/sbin/sshd", arguments: ["-D", "-e", "-f", directory + "/sshd_config", "-p", "\(port)"])
         let server = LocalSSHServer(directory: directory, port: port, keys: keys, process: process)
-        return try await body(server)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
+    func stop() async {
+        process.signal(SIGTERM)
+        _ = await process.wait()
     }
 
     var endpoint: GuestEndpoint {

@@ -8,7 +8,7 @@ final class SSHServerFixture: @unchecked Sendable {
     let port: Int
     let hostKey: SSHKeyPair
     let clientKey: SSHKeyPair
-    private let process: Process
+    private let process: SpawnedProcess
 
     private init(directory: TemporaryDirectory) throws {
         self.directory = directory
@@ -32,14 +32,9 @@ final class SSHServerFixture: @unchecked Sendable {
         try config.write(toFile: directory.file("sshd_config"), atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
 
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        process.arguments = ["-D", "-e", "-f", directory.file("sshd_config"), "-p", "\(port)"]
-        _ = FileManager.default.createFile(atPath: directory.file("sshd.log"), contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("sshd.log")))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try SpawnedProcess(
+            "/usr/sbin/sshd", ["-D", "-e", "-f", directory.file("sshd_config"), "-p", "\(port)"],
+            logPath: directory.file("sshd.log"))
     }
 
     var log: String {
@@ -68,10 +63,7 @@ final class SSHServerFixture: @unchecked Sendable {
     }
 
     private func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop()
         directory.remove()
     }
 
