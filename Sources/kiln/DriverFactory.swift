@@ -7,7 +7,8 @@ import KilnTemplate
 enum DriverFactory {
     static func drivers(for build: BuildSpec) -> Drivers {
         Drivers(bases: BaseImageStore(), disks: QemuImgDiskTool(), hypervisor: hypervisor(uri: build.machine.connect),
-                guests: SSHGuestConnector(), offline: GuestFSDiskWorker(), keys: GuestKeys())
+                guests: SSHGuestConnector(), offline: GuestFSDiskWorker(), keys: GuestKeys(),
+                packager: OVAVagrantPackager())
     }
 
     static func hypervisor(uri: String) -> any Hypervisor {

@@ -91,10 +91,12 @@ func runTool(_ executable: String, _ arguments: [String]) async throws -> Proces
         .wait(timeout: .seconds(300))
 }
 
-/// Kiln's libvirt domains currently defined (the tests must leave none).
-func kilnDomains() async throws -> [String] {
+/// Kiln's libvirt domains currently defined (the tests must leave none), optionally only those of
+/// one build name, so that another kiln run on the machine does not disturb the check.
+func kilnDomains(build: String? = nil) async throws -> [String] {
     let output = try await runTool("/usr/bin/virsh", ["-c", "qemu:///system", "list", "--all", "--name"])
-    return output.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("kiln-") }
+    let prefix = build.map { "kiln-\($0)-" } ?? "kiln-"
+    return output.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
 }
 
 /// A temporary directory for one test's outputs and work, removed afterwards.

@@ -3,6 +3,28 @@ import KilnTemplate
 
 extension StepContext {
     func provision(_ spec: ProvisionerSpec, _ state: inout BuildState) async throws {
+        do {
+            try await provisionOverSSH(spec, &state)
+        } catch {
+            // Whatever the SSH layer said, a guest that is no longer running is the real story.
+            if !(error is CancellationError), let vm = state.vm, let current = await stoppedState(of: vm) {
+                throw KilnError(.provisioner, "\(spec.location): the guest powered off during \(spec.title) (\(current.rawValue))\n"
+                                + consoleTail(state), hint: "a provisioner that powers the guest off ends the build; use reboot: {} to restart it")
+            }
+            throw error
+        }
+    }
+
+    /// The guest's state if it stopped, waiting a little: SSH drops before QEMU has quite exited.
+    private func stoppedState(of vm: any VirtualMachine) async -> VMState? {
+        for _ in 0..<15 {
+            if let current = try? await vm.state(), [.shutoff, .gone, .crashed].contains(current) { return current }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
+    private func provisionOverSSH(_ spec: ProvisionerSpec, _ state: inout BuildState) async throws {
         guard let shell = state.shell else { throw KilnError(.internal, "provisioner without an SSH session") }
         switch spec.kind {
         case .shell(let step):
