@@ -6,7 +6,8 @@ extension Decoding {
         .qcow2: ["compress"], .vmdk: ["subformat"], .vhd: ["fixed"], .vagrant: ["provider"],
         .raw: [], .vdi: [], .vhdx: [], .ova: [],
     ]
-    static let amiKeys = ["region", "name", "method", "bucket", "tags"]
+    static let amiKeys = ["region", "name", "method", "bucket", "tags", "description", "architecture", "boot_mode",
+                          "root_device_name", "volume_type", "volume_size", "ena_support", "concurrency", "timeout"]
 
     /// `outputs:` — each item a format name, or a mapping of one format name to its options.
     func outputs(_ entry: Entry?, buildNode: Node) -> [OutputSpec]? {
@@ -101,7 +102,34 @@ extension Decoding {
             report(bucketEntry.keyNode, bucketEntry.path, "a bucket is used only with method 'import'")
             return nil
         }
-        return AMISpec(region: region ?? nil, name: name, method: method, bucket: bucket ?? nil, tags: tags,
-                       location: location(entry.value))
+        var spec = AMISpec(region: region ?? nil, name: name, method: method, bucket: bucket ?? nil, tags: tags,
+                           location: location(entry.value))
+        return amiOptions(fields, into: &spec) ? spec : nil
+    }
+
+    /// The optional registration and upload settings; false when one of them is invalid (reported).
+    private func amiOptions(_ fields: Fields, into spec: inout AMISpec) -> Bool {
+        var ok = true
+        func take<T>(_ key: String, _ parse: (Entry) -> T?, _ apply: (T) -> Void) {
+            guard let entry = fields[key] else { return }
+            if let value = parse(entry) { apply(value) } else { ok = false }
+        }
+        take("description", { nonEmptyString($0) }) { spec.description = $0 }
+        take("architecture", { choice($0, AMIArchitecture.self) }) { spec.architecture = $0 }
+        take("boot_mode", { choice($0, AMIBootMode.self) }) { spec.bootMode = $0 }
+        take("volume_type", { choice($0, AMIVolumeType.self) }) { spec.volumeType = $0 }
+        take("volume_size", { size($0, bareUnit: 1 << 30, range: (1 << 30)...(64 << 40)) }) { spec.volumeSize = $0 }
+        take("ena_support", { bool($0) }) { spec.enaSupport = $0 }
+        take("concurrency", { integer($0, range: 1...64) }) { spec.concurrency = $0 }
+        take("timeout", { duration($0) }) { spec.timeout = $0 }
+        take("root_device_name", { entry -> String? in
+            guard let text = nonEmptyString(entry) else { return nil }
+            guard text.range(of: #"^/dev/[a-z][a-z0-9]{2,15}$"#, options: .regularExpression) != nil else {
+                report(entry.value, entry.path, "'\(text.prefix(40))' is not a device name like /dev/xvda or /dev/sda1")
+                return nil
+            }
+            return text
+        }) { spec.rootDeviceName = $0 }
+        return ok
     }
 }

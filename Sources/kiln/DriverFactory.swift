@@ -8,7 +8,7 @@ enum DriverFactory {
     static func drivers(for build: BuildSpec) -> Drivers {
         Drivers(bases: BaseImageStore(), disks: QemuImgDiskTool(), hypervisor: hypervisor(uri: build.machine.connect),
                 guests: SSHGuestConnector(), offline: GuestFSDiskWorker(), keys: GuestKeys(),
-                packager: OVAVagrantPackager())
+                packager: OVAVagrantPackager(), publisher: AMIPublisher())
     }
 
     static func hypervisor(uri: String) -> any Hypervisor {

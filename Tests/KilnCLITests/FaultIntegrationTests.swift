@@ -58,8 +58,13 @@ struct FaultIntegrationTests {
         #expect(result.status == 0, "\(result.combined)")
         #expect(result.stdout.contains("stdout line"))
         #expect(result.stdout.contains("stderr line"))
-        #expect(dir.contents("/tiny") == ["SHA256SUMS", "manifest.json", "tiny.qcow2", "tiny.raw", "tiny.vdi", "tiny.vhd",
-                                          "tiny.vhdx", "tiny.vmdk"])
+        #expect(dir.contents("/tiny") == ["SHA256SUMS", "manifest.json", "tiny-libvirt.box", "tiny.ova", "tiny.qcow2", "tiny.raw",
+                                          "tiny.vdi", "tiny.vhd", "tiny.vhdx", "tiny.vmdk"])
+        // An OVA is a tar with the descriptor first, then the manifest, then the disk.
+        let members = try await runTool("/bin/tar", ["-tf", out + "/tiny.ova"])
+        #expect(members.stdout == "tiny.ovf\ntiny.mf\ntiny-disk1.vmdk\n", "\(members.stdout)")
+        let box = try await runTool("/bin/tar", ["-tf", out + "/tiny-libvirt.box"])
+        #expect(Set(box.stdout.split(separator: "\n")) == ["metadata.json", "Vagrantfile", "box.img"], "\(box.stdout)")
         let formats = ["tiny.qcow2": "qcow2", "tiny.raw": "raw", "tiny.vdi": "vdi", "tiny.vhd": "vpc", "tiny.vhdx": "vhdx",
                        "tiny.vmdk": "vmdk"]
         for (file, format) in formats {

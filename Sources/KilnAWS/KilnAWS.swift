@@ -1,1 +1,0 @@
-// AWS clients: SigV4, credentials, EC2 and EBS direct APIs.

@@ -1,0 +1,178 @@
+import Foundation
+import KilnAWS
+import KilnCore
+import KilnTemplate
+
+/// Publishes the finished disk as an AMI through the EBS direct APIs: qcow2 -> sparse raw in
+/// scratch -> StartSnapshot / PutSnapshotBlock (non-zero blocks only) / CompleteSnapshot ->
+/// RegisterImage -> tags. Undoes what it created when it fails or is cancelled.
+public struct AMIPublisher: ImagePublisher {
+    public var environment: AWSEnvironment
+    /// nil: URLSession with as many connections as blocks in flight. Tests pass a recorder.
+    public var transport: (any HTTPTransport)?
+    public var retry: RetryPolicy
+    /// Between DescribeSnapshots / DescribeImages polls.
+    public var pollInterval: Duration
+    /// The step name in progress events.
+    public var step: String
+
+    public init(environment: AWSEnvironment = .current, transport: (any HTTPTransport)? = nil,
+                retry: RetryPolicy = .standard, pollInterval: Duration = .seconds(5), step: String = "publish") {
+        self.environment = environment
+        self.transport = transport
+        self.retry = retry
+        self.pollInterval = pollInterval
+        self.step = step
+    }
+
+    static let gibibyte: UInt64 = 1 << 30
+
+    public func publish(disk: String, ami: AMISpec, build: String, tags: [String: String], scratch: String,
+                        events: any EventSink) async throws -> PublishResult {
+        guard ami.method == .direct else {
+            throw KilnError(.publish, "publishing with method 'import' (S3 + ImportImage) is not implemented yet",
+                            hint: "use method: direct (the default), which needs no bucket")
+        }
+        let configuration: AWSConfiguration
+        do {
+            configuration = try AWSConfiguration.resolve(environment: environment, preferredRegion: ami.region)
+        } catch let error as AWSConfigurationError {
+            throw KilnError(.publish, "cannot publish the AMI: \(error.message)", hint: error.hint)
+        }
+        events.emit(.info(build: build, message: "publishing AMI '\(ami.name)' to \(configuration.region) "
+                          + "(\(configuration.credentials))"))
+        let transport = self.transport ?? URLSessionTransport(maximumConnectionsPerHost: ami.concurrency)
+        let aws = Clients(ebs: EBSClient(configuration: configuration, transport: transport, retry: retry),
+                          ec2: EC2Client(configuration: configuration, transport: transport, retry: retry))
+
+        let raw = "\(scratch)/ami-\(UUID().uuidString).raw"
+        defer { try? FileManager.default.removeItem(atPath: raw) }
+        try await convertToRaw(disk, raw)
+        let blocks: SparseBlocks
+        do {
+            blocks = try SparseBlocks(path: raw, blockSize: EBSClient.blockSize)
+        } catch {
+            throw KilnError(.publish, "cannot read the raw disk \(raw): \(error)", cause: error)
+        }
+        let plan = try registrationPlan(blocks, ami: ami)
+
+        var allTags = ami.tags.merging(tags) { own, _ in own }
+        if allTags["Name"] == nil { allTags["Name"] = ami.name }
+        var created = CreatedResources()
+        var stage = "starting the snapshot"
+        do {
+            let snapshot = try await aws.ebs.startSnapshot(
+                volumeSizeGiB: plan.volumeGiB, description: ami.description ?? "Kiln build \(build): \(ami.name)",
+                tags: allTags, clientToken: UUID().uuidString, timeoutMinutes: 60)
+            created.snapshotID = snapshot.id
+            stage = "uploading the disk to snapshot \(snapshot.id)"
+            let uploader = SnapshotUploader(ebs: aws.ebs, concurrency: ami.concurrency)
+            let step = self.step, total = blocks.size
+            let statistics = try await uploader.upload(blocks, snapshotID: snapshot.id) { done in
+                events.emit(.progress(build: build, step: step, done: done, total: total))
+            }
+            stage = "completing snapshot \(snapshot.id)"
+            try await aws.ebs.completeSnapshot(snapshotID: snapshot.id, changedBlocksCount: statistics.blocksSent)
+            stage = "waiting for snapshot \(snapshot.id) to complete"
+            try await waitForSnapshot(snapshot.id, aws.ec2, timeout: ami.timeout)
+
+            stage = "registering the image"
+            let request = RegisterImageRequest(
+                name: ami.name, description: ami.description, architecture: ami.architecture.rawValue,
+                bootMode: plan.bootMode.rawValue, rootDeviceName: ami.rootDeviceName, snapshotID: snapshot.id,
+                volumeType: ami.volumeType.rawValue, volumeSizeGiB: plan.volumeGiB, enaSupport: ami.enaSupport)
+            let imageID = try await aws.ec2.registerImage(request)
+            created.imageID = imageID
+            stage = "waiting for image \(imageID) to become available"
+            try await waitForImage(imageID, aws.ec2, timeout: ami.timeout)
+            stage = "tagging image \(imageID) and snapshot \(snapshot.id)"
+            try await aws.ec2.createTags(resources: [imageID, snapshot.id], tags: allTags)
+
+            events.emit(.info(build: build, message: "AMI \(imageID) registered in \(configuration.region): "
+                              + "\(statistics.blocksSent) blocks sent, \(statistics.zeroBlocksSkipped + statistics.holeBlocksSkipped) "
+                              + "zero blocks skipped"))
+            return PublishResult(region: configuration.region, imageID: imageID, snapshotID: snapshot.id, details: [
+                "method": "direct",
+                "bootMode": plan.bootMode.rawValue,
+                "volumeSizeGiB": String(plan.volumeGiB),
+                "blocksSent": String(statistics.blocksSent),
+                "zeroBlocksSkipped": String(statistics.zeroBlocksSkipped + statistics.holeBlocksSkipped),
+            ])
+        } catch {
+            let cleanup = await Self.undo(created, configuration: configuration, transport: transport,
+                                          build: build, events: events)
+            throw Self.failure(error, stage: stage, cleanup: cleanup, credentials: configuration.credentials)
+        }
+    }
+
+    struct Clients: Sendable {
+        var ebs: EBSClient
+        var ec2: EC2Client
+    }
+
+    struct CreatedResources: Sendable {
+        var snapshotID: String?
+        var imageID: String?
+    }
+
+    struct Plan: Equatable {
+        var bootMode: AMIBootMode
+        var volumeGiB: Int
+    }
+
+    /// The offline checks: a bootable layout, and a volume large enough for the disk.
+    func registrationPlan(_ blocks: SparseBlocks, ami: AMISpec) throws -> Plan {
+        let layout: DiskLayout
+        do {
+            layout = try DiskLayout.inspect { try blocks.bytes(at: $0, count: $1) }
+        } catch {
+            throw KilnError(.publish, "cannot read the disk's partition table: \(error)", cause: error)
+        }
+        let bootMode: AMIBootMode
+        switch layout.bootMode(requested: ami.bootMode, architecture: ami.architecture) {
+        case .success(let mode): bootMode = mode
+        case .failure(let problem):
+            throw KilnError(.publish, "the image cannot boot on EC2: \(problem.message)",
+                            hint: "set publish.ami.boot_mode to match the disk (legacy-bios for GRUB on MBR, uefi with an EFI system partition)")
+        }
+        let diskGiB = Int((blocks.size + Self.gibibyte - 1) / Self.gibibyte)
+        let volumeGiB = ami.volumeSize.map { Int(($0 + Self.gibibyte - 1) / Self.gibibyte) } ?? max(1, diskGiB)
+        guard volumeGiB >= diskGiB else {
+            throw KilnError(.publish, "volume_size \(volumeGiB) GiB is smaller than the disk (\(diskGiB) GiB)",
+                            hint: "remove volume_size, or set it to at least \(diskGiB)G")
+        }
+        return Plan(bootMode: bootMode, volumeGiB: volumeGiB)
+    }
+
+    func convertToRaw(_ disk: String, _ raw: String) async throws {
+        do {
+            let info = try await QemuImg.info(disk)
+            try await Subprocess.run("qemu-img", ["convert", "-f", info.format, "-O", "raw", disk, raw])
+        } catch {
+            throw KilnError.wrap(error, as: .publish, "cannot convert \(disk) to a raw image for upload")
+        }
+    }
+
+    func waitForSnapshot(_ id: String, _ ec2: EC2Client, timeout: Duration) async throws {
+        try await ResourceWaiter(interval: pollInterval, timeout: timeout).wait {
+            guard let snapshot = try await ec2.describeSnapshots(ids: [id]).first else { return .pending("not yet visible") }
+            switch snapshot.state {
+            case "completed": return .ready
+            case "error": return .failed("snapshot \(id) failed: \(snapshot.stateMessage ?? "no reason given")")
+            default: return .pending("\(snapshot.state) \(snapshot.progress ?? "")")
+            }
+        }
+    }
+
+    func waitForImage(_ id: String, _ ec2: EC2Client, timeout: Duration) async throws {
+        try await ResourceWaiter(interval: pollInterval, timeout: timeout).wait {
+            guard let image = try await ec2.describeImages(ids: [id]).first else { return .pending("not yet visible") }
+            switch image.state {
+            case "available": return .ready
+            case "failed", "invalid", "error", "deregistered":
+                return .failed("image \(id) is \(image.state): \(image.stateReason ?? "no reason given")")
+            default: return .pending(image.state)
+            }
+        }
+    }
+}
