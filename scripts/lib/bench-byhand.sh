@@ -56,7 +56,7 @@ XML
   virsh -q -c qemu:///system create "$work/domain.xml" >/dev/null
   # Port 0 in hostfwd: the kernel picked a free one; QEMU's monitor says which.
   port=$(virsh -c qemu:///system qemu-monitor-command "$name" --hmp 'info usernet' |
-         awk '/HOST_FORWARD/ { print $4; exit }')
+         awk '/HOST_FORWARD/ && !found { print $4; found = 1 }')
   [[ "$port" =~ ^[0-9]+$ ]] || { echo "no forwarded port in 'info usernet'" >&2; return 1; }
   echo "ssh port $port"
 

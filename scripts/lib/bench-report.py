@@ -187,7 +187,7 @@ def main():
     out = []
     n = {way: len(data[way]) for way in WAYS}
     out.append(f"Runs that succeeded: Kiln {n['kiln']}, Packer {n['packer']}, by hand {n['byhand']}"
-               + (f" (failed: {failed})" if any(failed.values()) else "") + ". Medians.")
+               + (f" (failed: {failed})" if any(failed.values()) else "") + ". Medians, row by row (so they need not add up).")
     out.append("")
     out.append("| phase | Kiln | Packer 1.6.6 | by hand | Kiln/Packer | Kiln/by hand |")
     out.append("|---|---:|---:|---:|---:|---:|")
@@ -242,7 +242,7 @@ def main():
         out.append(f"**Generalize cost** (Kiln with `generalize` on, {len(gen)} run(s)): the generalize step "
                    f"(libguestfs appliance: clean-up, trim, inspect) took {fmt(g_step, digits=1)}; that run's total was "
                    f"{fmt(g_total, digits=1)} against the {fmt(med['kiln']['total'], digits=1)} median without "
-                   f"(the rest of the difference is run-to-run noise, mostly the guest's boot), export {fmt(g_export, digits=1)}.")
+                   f"(the other phases of that run make up the rest: see its log), export {fmt(g_export, digits=1)}.")
         gsizes = {f: median([m["sizes"].get(f) for m in gen]) for f in FORMATS}
         out.append("Sizes after generalize + compaction: "
                    + ", ".join(f"{f} {fmt((gsizes[f] or 0) / 2**20 or None, 'MiB', 1)}" for f in FORMATS) + ".")

@@ -14,7 +14,7 @@ usage: bench-run.py --log LOG --stats STATS.json [--tool NAME ...] [--qemu-match
   "qemu-img"; the rest "other". STATS gets the totals per class (CPU: sum of the last sample
   of each process; memory: the largest single peak and the sum of peaks).
 - The command runs in its own process group, stopped (TERM, then KILL 10 s later) after
-  --timeout or when this runner gets SIGINT/SIGTERM.
+  --timeout or when this runner gets SIGINT/SIGTERM (it then exits with 130).
 """
 import argparse
 import json
@@ -143,8 +143,11 @@ def main():
         timed_out.set()
         stop_command()
 
+    interrupted = threading.Event()
+
     def on_signal(signum, frame):
         # The command has its own session, so a Ctrl-C on the terminal does not reach it.
+        interrupted.set()
         threading.Thread(target=stop_command, daemon=True).start()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -167,7 +170,7 @@ def main():
     with open(a.stats, "w") as f:
         json.dump({"start": start, "end": end, "wall_s": end - start, "rc": rc,
                    "timed_out": timed_out.is_set(), "classes": sampler.totals()}, f, indent=1)
-    sys.exit(rc if rc >= 0 else 128 - rc)
+    sys.exit(130 if interrupted.is_set() else rc if rc >= 0 else 128 - rc)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import Foundation
 /// connection to the forwarded port is accepted at once and then hangs until the guest answers,
 /// so one attempt at a time can sit seconds in a dead attempt while sshd is already up. A new
 /// attempt starts every poll interval (a few in flight at most); the first to log in wins and
-/// the stragglers close themselves.
+/// the stragglers close themselves. Measured in docs/benchmarks.md.
 struct SSHPoller: Sendable {
     enum Outcome: Sendable {
         case connected(any GuestShell, attempts: Int)
@@ -17,7 +17,8 @@ struct SSHPoller: Sendable {
     var vm: any VirtualMachine
     var interval: Duration
     var deadline: ContinuousClock.Instant
-    var maxInFlight = 4
+    // Hung attempts cost a socket each; a low cap let a few of them block new attempts for seconds.
+    var maxInFlight = 32
 
     private enum Event: Sendable {
         case tick
