@@ -136,7 +136,7 @@ struct FaultIntegrationTests {
         let run = try await build(Self.template(provisioners: "      - shell: poweroff\n      - shell: echo never"))
         defer { run.dir.remove() }
         #expect(run.output.status == 1, "\(run.output.combined)")
-        #expect(run.output.stderr.contains("the guest powered off during"),
+        #expect(run.output.stderr.contains("the guest stopped during"),
                 "\(run.output.stderr)")
         try await expectNothingLeft(run, "guest poweroff")
     }
@@ -153,7 +153,7 @@ struct FaultIntegrationTests {
         _ = try await runTool("/usr/bin/pkill", ["-KILL", "-f", "guest=\(work)"])
         let output = await process.wait(timeout: .seconds(120))
         #expect(output.status == 1, "\(output.combined)")
-        #expect(output.stderr.contains("lost the SSH connection") || output.stderr.contains("stopped"), "\(output.stderr)")
+        #expect(output.stderr.contains("the guest stopped during") || output.stderr.contains("lost the SSH connection"), "\(output.stderr)")
         try await expectNothingLeft(Run(output: output, dir: dir), "qemu killed")
     }
 

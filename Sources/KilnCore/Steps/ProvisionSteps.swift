@@ -8,7 +8,7 @@ extension StepContext {
         } catch {
             // Whatever the SSH layer said, a guest that is no longer running is the real story.
             if !(error is CancellationError), let vm = state.vm, let current = await stoppedState(of: vm) {
-                throw KilnError(.provisioner, "\(spec.location): the guest powered off during \(spec.title) (\(current.rawValue))\n"
+                throw KilnError(.provisioner, "\(spec.location): the guest stopped during \(spec.title) (its domain is \(current.rawValue): powered off, crashed or killed)\n"
                                 + consoleTail(state), hint: "a provisioner that powers the guest off ends the build; use reboot: {} to restart it")
             }
             throw error
