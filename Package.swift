@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "KilnSSHTests", dependencies: ["KilnSSH"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
-        .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS"]),
+        .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS", "KilnTestSupport"]),
         .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
         // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
         .testTarget(name: "KilnCLITests"),

@@ -1,4 +1,5 @@
 import Foundation
+import KilnTestSupport
 import Testing
 import KilnCore
 import KilnTemplate
@@ -7,7 +8,7 @@ import KilnTemplate
 
 /// The publisher end to end against moto_server on 127.0.0.1 (KILN_INTEGRATION=1, `moto[server]`).
 /// moto checks little, so these tests read the snapshot back and inspect what Kiln sent.
-@Suite(.enabled(if: AMIMoto.enabled), .timeLimit(.minutes(3)))
+@Suite(.enabled(if: Moto.enabled), .timeLimit(.minutes(3)))
 struct AMIPublisherIntegrationTests {
     static let block = EBSClient.blockSize
 
@@ -52,12 +53,12 @@ struct AMIPublisherIntegrationTests {
         var scratchIsEmpty: Bool { ((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? ["?"]).isEmpty }
     }
 
-    func environment(_ server: AMILocalServer) -> AWSEnvironment {
+    func environment(_ server: LocalHTTPServer) -> AWSEnvironment {
         AWSEnvironment(variables: ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "testsecret",
                                    "AWS_ENDPOINT_URL": server.url.absoluteString], home: "/nonexistent")
     }
 
-    func clients(_ server: AMILocalServer) -> (EBSClient, EC2Client) {
+    func clients(_ server: LocalHTTPServer) -> (EBSClient, EC2Client) {
         let config = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "testsecret"),
                                       region: "eu-west-1", endpointOverrides: ["ebs": server.url, "ec2": server.url])
         return (EBSClient(configuration: config, transport: URLSessionTransport()),
@@ -67,7 +68,7 @@ struct AMIPublisherIntegrationTests {
     static let fastRetry = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50),
                                        requestTimeout: .seconds(20), deadline: .seconds(30))
 
-    func publisher(_ server: AMILocalServer, _ transport: AMIRecordingTransport) -> AMIPublisher {
+    func publisher(_ server: LocalHTTPServer, _ transport: AMIRecordingTransport) -> AMIPublisher {
         AMIPublisher(environment: environment(server), transport: transport, retry: Self.fastRetry,
                      pollInterval: .milliseconds(100))
     }
@@ -77,7 +78,7 @@ struct AMIPublisherIntegrationTests {
     @Test func publishesEveryNonZeroBlockAndRegistersTheImage() async throws {
         let disk = try await TestDisk.make()
         defer { disk.remove() }
-        try await AMIMoto.with { server in
+        try await Moto.with { server in
             let transport = AMIRecordingTransport()
             let events = AMIEventLog()
             let result = try await publisher(server, transport).publish(
@@ -126,7 +127,7 @@ struct AMIPublisherIntegrationTests {
     @Test func unbootableDiskIsRefusedBeforeAnyRequest() async throws {
         let disk = try await TestDisk.make(partitioned: false)
         defer { disk.remove() }
-        try await AMIMoto.with { server in
+        try await Moto.with { server in
             let transport = AMIRecordingTransport()
             let error = await #expect(throws: KilnError.self) {
                 _ = try await publisher(server, transport).publish(disk: disk.qcow2, ami: Self.spec, build: "web", tags: [:],
@@ -141,7 +142,7 @@ struct AMIPublisherIntegrationTests {
     @Test func failureAfterRegistrationUndoesImageAndSnapshot() async throws {
         let disk = try await TestDisk.make()
         defer { disk.remove() }
-        try await AMIMoto.with { server in
+        try await Moto.with { server in
             let transport = AMIRecordingTransport { request in
                 guard AMIRecordingTransport.isAction(request, "CreateTags") else { return nil }
                 return HTTPResponse(status: 403, body: Data("<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>".utf8))
@@ -170,7 +171,7 @@ struct AMIPublisherIntegrationTests {
     @Test func cancellingMidUploadLeavesNoSnapshot() async throws {
         let disk = try await TestDisk.make(randomBlocks: 60)
         defer { disk.remove() }
-        try await AMIMoto.with { server in
+        try await Moto.with { server in
             let firstPut = AMIFlag()
             let transport = AMIRecordingTransport { request in
                 if request.method == "PUT" {

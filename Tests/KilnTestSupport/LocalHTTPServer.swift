@@ -4,11 +4,11 @@ import FoundationNetworking
 #endif
 
 /// A child process serving HTTP on 127.0.0.1 (moto_server, or a Python stub), stopped by `stop()`.
-final class AMILocalServer: @unchecked Sendable {
-    let process: Process
-    let port: Int
-    let logPath: String
-    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+public final class LocalHTTPServer: @unchecked Sendable {
+    public let process: Process
+    public let port: Int
+    public let logPath: String
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
     private init(process: Process, port: Int, logPath: String) {
         self.process = process
@@ -18,20 +18,20 @@ final class AMILocalServer: @unchecked Sendable {
 
     /// Starts `arguments` (with `{PORT}` replaced by a free port) and waits up to `timeout`
     /// until GET `readyPath` answers.
-    static func start(_ executable: String, _ arguments: [String], readyPath: String = "/",
-                      timeout: Duration = .seconds(30)) async throws -> AMILocalServer {
+    public static func start(_ executable: String, _ arguments: [String], readyPath: String = "/",
+                      timeout: Duration = .seconds(30)) async throws -> LocalHTTPServer {
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments.map { $0.replacingOccurrences(of: "{PORT}", with: String(port)) }
-        let logPath = NSTemporaryDirectory() + "kiln-ami-server-\(port).log"
+        let logPath = NSTemporaryDirectory() + "kiln-aws-server-\(port).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let server = AMILocalServer(process: process, port: port, logPath: logPath)
+        let server = LocalHTTPServer(process: process, port: port, logPath: logPath)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {
@@ -46,7 +46,7 @@ final class AMILocalServer: @unchecked Sendable {
 
     struct ServerError: Error, CustomStringConvertible { var description: String }
 
-    func answers(_ path: String) async -> Bool {
+    public func answers(_ path: String) async -> Bool {
         var request = URLRequest(url: url.appendingPathComponent(path))
         request.timeoutInterval = 2
         return await withCheckedContinuation { continuation in
@@ -56,7 +56,7 @@ final class AMILocalServer: @unchecked Sendable {
         }
     }
 
-    func post(_ path: String) async {
+    public func post(_ path: String) async {
         var request = URLRequest(url: URL(string: "\(url.absoluteString)\(path)")!)
         request.httpMethod = "POST"
         request.timeoutInterval = 10
@@ -66,7 +66,7 @@ final class AMILocalServer: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL after 3 s; waits for the exit; removes the log.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             process.terminate()
             let deadline = Date().addingTimeInterval(3)
@@ -77,7 +77,7 @@ final class AMILocalServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: logPath)
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerError(description: "socket() failed") }
         defer { close(fd) }
@@ -99,11 +99,11 @@ final class AMILocalServer: @unchecked Sendable {
 }
 
 /// moto_server on a free port of 127.0.0.1, reset before use, always stopped.
-enum AMIMoto {
-    static var enabled: Bool { ProcessInfo.processInfo.environment["KILN_INTEGRATION"] == "1" }
+public enum Moto {
+    public static var enabled: Bool { ProcessInfo.processInfo.environment["KILN_INTEGRATION"] == "1" }
 
-    static func with<T>(_ body: (AMILocalServer) async throws -> T) async throws -> T {
-        let server = try await AMILocalServer.start("moto_server", ["-H", "127.0.0.1", "-p", "{PORT}"],
+    public static func with<T>(_ body: (LocalHTTPServer) async throws -> T) async throws -> T {
+        let server = try await LocalHTTPServer.start("moto_server", ["-H", "127.0.0.1", "-p", "{PORT}"],
                                                      readyPath: "/moto-api/")
         defer { server.stop() }
         await server.post("/moto-api/reset")
