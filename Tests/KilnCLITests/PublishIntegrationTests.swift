@@ -13,7 +13,7 @@ struct PublishIntegrationTests {
             if (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/moto-api/")!)) != nil { return (moto, port) }
             try await Task.sleep(for: .milliseconds(200))
         }
-        moto.signal(SIGTERM)
+        moto.signal(SIGKILL)
         throw CancellationError()
     }
 
@@ -43,7 +43,8 @@ struct PublishIntegrationTests {
 
     @Test func aDiskWithoutABootloaderIsRefusedBeforeUpload() async throws {
         let (moto, port) = try await Self.startMoto()
-        defer { moto.signal(SIGTERM) }
+        // SIGKILL: a child started through Foundation.Process inherits the runner's blocked signal mask, so SIGTERM stays pending.
+        defer { moto.signal(SIGKILL) }
         let dir = try TempDirectory()
         defer { dir.remove() }
         let images = FaultIntegrationTests.images
@@ -64,7 +65,8 @@ struct PublishIntegrationTests {
 
     @Test func buildPublishesAnAMIAndRecordsItInTheManifest() async throws {
         let (moto, port) = try await Self.startMoto()
-        defer { moto.signal(SIGTERM) }
+        // SIGKILL: a child started through Foundation.Process inherits the runner's blocked signal mask, so SIGTERM stays pending.
+        defer { moto.signal(SIGKILL) }
         let dir = try TempDirectory()
         defer { dir.remove() }
         try Data(Self.template(source: "{ bootstrap: { suite: bookworm, packages: [curl] } }").utf8)
