@@ -114,6 +114,9 @@ public protocol VirtualMachine: Sendable {
     func requestShutdown() async throws
     /// Hard power-off and removal; succeeds when the domain is already gone.
     func destroy() async throws
+    /// Freezes the disk image the running guest writes to: from now on its writes go to a new
+    /// qcow2 overlay at `overlay` (backed by the frozen image), which the caller then owns.
+    func redirectDiskWrites(to overlay: String) async throws
 }
 
 /// A domain or work directory left by a Kiln process.
@@ -273,9 +276,13 @@ public struct Drivers: Sendable {
     public var keys: any KeyGenerator
     public var packager: (any ArtifactPackager)?
     public var publisher: (any ImagePublisher)?
+    /// The step cache; nil turns it off (as `--no-cache` does).
+    public var layers: (any LayerCache)?
     public init(bases: any BaseImageResolver, disks: any DiskTool, hypervisor: any Hypervisor,
                 guests: any GuestConnector, offline: any OfflineDiskWorker, keys: any KeyGenerator,
-                packager: (any ArtifactPackager)? = nil, publisher: (any ImagePublisher)? = nil) {
+                packager: (any ArtifactPackager)? = nil, publisher: (any ImagePublisher)? = nil,
+                layers: (any LayerCache)? = nil) {
+        self.layers = layers
         self.packager = packager
         self.publisher = publisher
         self.bases = bases
@@ -285,6 +292,38 @@ public struct Drivers: Sendable {
         self.offline = offline
         self.keys = keys
     }
+}
+
+// MARK: the step cache
+
+/// A disk state kept in the step cache: a qcow2 layer whose backing chain ends at the base image.
+/// While a build holds it (from lookup or store until `release`), no prune removes it or its parents.
+public struct CachedLayer: Sendable {
+    public var key: String
+    /// Absolute path of the layer's qcow2 file.
+    public var path: String
+    /// Bytes of this layer alone (its parents not counted).
+    public var size: UInt64
+    /// What produced it, for the build output: "shell #2 (templates/web.yaml:14)".
+    public var description: String
+    public var release: @Sendable () -> Void
+    public init(key: String, path: String, size: UInt64, description: String, release: @escaping @Sendable () -> Void) {
+        self.key = key
+        self.path = path
+        self.size = size
+        self.description = description
+        self.release = release
+    }
+}
+
+public protocol LayerCache: Sendable {
+    /// The layer stored under `key` with its whole chain present, held for the caller; nil if absent.
+    func lookup(_ key: String) async -> CachedLayer?
+    /// Keeps a copy of `image`, a frozen qcow2 whose content is `parent`'s (or the base image's when
+    /// `parent` is nil) plus one step's changes. Returns the stored layer, held for the caller, or
+    /// nil when another build stored the same key first (its layer is then the one to build on).
+    func store(_ image: String, key: String, parent: CachedLayer?, base: ResolvedBase,
+               description: String) async throws -> CachedLayer?
 }
 
 // MARK: publishing (AWS)

@@ -6,7 +6,7 @@ import Foundation
 /// Disk images and SSH private keys are identified by path, size and modification time instead:
 /// hashing gigabytes on every run would cost more than it saves, and a key says nothing of the image.
 struct ContentHash {
-    private var hasher = SHA256()
+    fileprivate var hasher = SHA256()
 
     static func compute(template: [UInt8], variables: [String: String], files: Set<String>, identifiedOnly: Set<String>) -> String {
         var hash = ContentHash()
@@ -27,7 +27,7 @@ struct ContentHash {
         hasher.update(data: bytes)
     }
 
-    private mutating func addTree(at path: String) {
+    fileprivate mutating func addTree(at path: String) {
         add(Array(path.utf8))
         let manager = FileManager.default
         if let target = try? manager.destinationOfSymbolicLink(atPath: path) {
@@ -73,11 +73,32 @@ struct ContentHash {
         add(Array("end \(total)".utf8))
     }
 
-    private mutating func addIdentity(of path: String) {
+    fileprivate mutating func addIdentity(of path: String) {
         add(Array(path.utf8))
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
         let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         add(Array("\(size) \(modified)".utf8))
     }
+}
+
+/// Digests of host files for the step cache's keys.
+public enum HostFileDigest {
+    /// SHA-256 (hex) over a file's contents, or a directory's sorted names, contents and symlinks.
+    public static func tree(_ path: String) -> String {
+        var hash = ContentHash()
+        hash.addTree(at: path)
+        return hash.hex
+    }
+
+    /// SHA-256 (hex) over a file's path, size and modification time: for disk images too big to read.
+    public static func identity(_ path: String) -> String {
+        var hash = ContentHash()
+        hash.addIdentity(of: path)
+        return hash.hex
+    }
+}
+
+extension ContentHash {
+    fileprivate var hex: String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 }

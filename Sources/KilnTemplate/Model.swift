@@ -166,6 +166,8 @@ public struct ProvisionerSpec: Sendable {
     public var location: SourceLocation
     /// A short, human name: "shell #1", "file files/site/ -> /var/www".
     public var title: String
+    /// False: never reuse this step's result from the step cache (nor any later step's).
+    public var cache: Bool
 }
 
 public enum ProvisionerKind: Sendable, Equatable {

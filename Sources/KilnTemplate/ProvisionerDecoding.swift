@@ -7,6 +7,8 @@ extension Decoding {
     static let provisionerKinds = onlineKinds + offlineKinds
     static let shellOptions = ["env", "working_directory", "execute_command", "expect_disconnect", "timeout"]
     static let defaultExecuteCommand = "sh -e '{{path}}'"
+    /// Options every provisioner kind takes.
+    static let commonOptions = ["cache"]
 
     /// `provisioners:` — a list whose items each have exactly one kind key.
     func provisioners(_ entry: Entry?) -> [ProvisionerSpec]? {
@@ -20,7 +22,7 @@ extension Decoding {
         if case .scalar(let scalar) = node, !isNull(node) {
             // A bare kind name, for kinds that need no value: `- reboot`.
             if scalar.string == "reboot" {
-                return ProvisionerSpec(kind: .reboot(timeout: .seconds(300)), location: location(node), title: "reboot")
+                return ProvisionerSpec(kind: .reboot(timeout: .seconds(300)), location: location(node), title: "reboot", cache: true)
             }
             report(node, path, Message("expected a mapping with one of \(Self.provisionerKinds.joined(separator: ", ")), found '\(scalar.string.prefix(40))'"
                                        + Suggestion.didYouMean(scalar.string, among: Self.provisionerKinds)))
@@ -32,7 +34,8 @@ extension Decoding {
         }
         let keys = mapping.keys.compactMap { $0.scalar?.string }
         let kinds = keys.filter { Self.provisionerKinds.contains($0) }
-        let unknown = keys.filter { !Self.provisionerKinds.contains($0) && !Self.shellOptions.contains($0) }
+        let unknown = keys.filter { !Self.provisionerKinds.contains($0) && !Self.shellOptions.contains($0)
+                                    && !Self.commonOptions.contains($0) }
         if kinds.count > 1 {
             let second = mapping.keys.first { $0.scalar?.string == kinds[1] } ?? node
             report(second, path, "has two kinds, '\(kinds[0])' and '\(kinds[1])'; give each its own list item")
@@ -48,8 +51,13 @@ extension Decoding {
             }
             return nil
         }
-        let allowed = ["script", "scripts", "shell"].contains(kind) ? [kind] + Self.shellOptions : [kind]
+        let allowed = (["script", "scripts", "shell"].contains(kind) ? [kind] + Self.shellOptions : [kind]) + Self.commonOptions
         guard let fields = fields(node, path, allowed: allowed), let value = fields[kind] else { return nil }
+        var cache = true
+        if let entry = fields["cache"] {
+            guard let value = bool(entry) else { return nil }
+            cache = value
+        }
         let decoded: (kind: ProvisionerKind, title: String)?
         switch kind {
         case "shell", "script", "scripts": decoded = shell(value, options: fields)
@@ -60,7 +68,7 @@ extension Decoding {
         case "delete": decoded = delete(value)
         default: decoded = simpleOffline(value)
         }
-        return decoded.map { ProvisionerSpec(kind: $0.kind, location: location(node), title: $0.title) }
+        return decoded.map { ProvisionerSpec(kind: $0.kind, location: location(node), title: $0.title, cache: cache) }
     }
 
     private func shell(_ value: Entry, options fields: Fields) -> (kind: ProvisionerKind, title: String)? {

@@ -38,7 +38,9 @@ final class RunningProcess: @unchecked Sendable {
         FileManager.default.createFile(atPath: errPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Tests that are not about the step cache must run every step: they opt in with KILN_NO_CACHE=0.
+        process.environment = ProcessInfo.processInfo.environment.merging(["KILN_NO_CACHE": "1"]) { $1 }
+            .merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)

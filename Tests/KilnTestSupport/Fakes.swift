@@ -47,9 +47,10 @@ public final class FakeWorld: @unchecked Sendable {
     }
 
     /// Every fake driver, sharing this world.
-    public func drivers() -> Drivers {
+    public func drivers(layers: (any LayerCache)? = nil) -> Drivers {
         Drivers(bases: FakeBases(world: self), disks: FakeDisks(world: self), hypervisor: FakeHypervisor(world: self),
-                guests: FakeGuests(world: self), offline: FakeOffline(world: self), keys: FakeKeys(world: self))
+                guests: FakeGuests(world: self), offline: FakeOffline(world: self), keys: FakeKeys(world: self),
+                layers: layers)
     }
 }
 
@@ -105,6 +106,10 @@ public struct FakeVM: VirtualMachine {
     public func destroy() async throws {
         world.domainStopped(name)
         try? world.record("destroy")
+    }
+    public func redirectDiskWrites(to overlay: String) async throws {
+        try world.record("snapshot")
+        try Data("overlay".utf8).write(to: URL(fileURLWithPath: overlay))
     }
 }
 
@@ -178,5 +183,33 @@ public final class EventRecorder: EventSink, @unchecked Sendable {
     }
     public var text: String {
         events.map { "\($0)" }.joined(separator: "\n")
+    }
+}
+
+/// The step cache in memory: keys only, every layer "stored" at a fake path.
+public final class FakeLayerCache: LayerCache, @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: [String: String] = [:]
+    let world: FakeWorld
+
+    public init(world: FakeWorld) { self.world = world }
+
+    public var storedDescriptions: [String] { lock.withLock { Array(keys.values).sorted() } }
+
+    public func lookup(_ key: String) async -> CachedLayer? {
+        guard let description = lock.withLock({ keys[key] }) else { return nil }
+        try? world.record("layer hit")
+        return CachedLayer(key: key, path: "/fake/layers/\(key).qcow2", size: 1 << 20, description: description, release: {})
+    }
+
+    public func store(_ image: String, key: String, parent: CachedLayer?, base: ResolvedBase,
+                      description: String) async throws -> CachedLayer? {
+        try world.record("layer store")
+        let fresh = lock.withLock { () -> Bool in
+            guard keys[key] == nil else { return false }
+            keys[key] = description
+            return true
+        }
+        return fresh ? CachedLayer(key: key, path: "/fake/layers/\(key).qcow2", size: 1 << 20, description: description, release: {}) : nil
     }
 }

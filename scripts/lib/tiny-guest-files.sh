@@ -51,7 +51,8 @@ EOF
 #!/bin/sh
 # Emulates systemd 252's system credentials from SMBIOS type 11 OEM strings
 # (io.systemd.credential:NAME=VALUE, io.systemd.credential.binary:NAME=BASE64) and applies the
-# two that Kiln uses: ssh.authorized_keys.root and tmpfiles.extra (lines "f~ PATH MODE U G - BASE64").
+# two that Kiln uses: ssh.authorized_keys.root and tmpfiles.extra, with tmpfiles' semantics: f creates
+# a missing file only, f+ also truncates an existing one, w+ appends to an existing file only.
 creds=/run/credentials/@system
 mkdir -p $creds; chmod 700 $creds
 for raw in /sys/firmware/dmi/entries/11-*/raw; do
@@ -71,15 +72,20 @@ for raw in /sys/firmware/dmi/entries/11-*/raw; do
 done
 if [ -f $creds/ssh.authorized_keys.root ]; then
     mkdir -p /root/.ssh; chmod 700 /root/.ssh
-    cat $creds/ssh.authorized_keys.root > /root/.ssh/authorized_keys; echo >> /root/.ssh/authorized_keys
-    chmod 600 /root/.ssh/authorized_keys
+    if [ ! -e /root/.ssh/authorized_keys ]; then
+        cat $creds/ssh.authorized_keys.root > /root/.ssh/authorized_keys; echo >> /root/.ssh/authorized_keys
+        chmod 600 /root/.ssh/authorized_keys
+    fi
 fi
 if [ -f $creds/tmpfiles.extra ]; then
     # (the last line may lack a newline)
     while read -r type path mode user group age arg || [ -n "$type" ]; do
         case "$type" in
-            f~|f~+) mkdir -p "${path%/*}"; printf '%s' "$arg" | base64 -d > "$path" ;;
-            f|f+) mkdir -p "${path%/*}"; [ "$arg" = - ] && : > "$path" || printf '%s\n' "$arg" > "$path" ;;
+            f~) [ -e "$path" ] && continue; mkdir -p "${path%/*}"; printf '%s' "$arg" | base64 -d > "$path" ;;
+            f+~) mkdir -p "${path%/*}"; printf '%s' "$arg" | base64 -d > "$path" ;;
+            w+~) [ -e "$path" ] || continue; printf '%s' "$arg" | base64 -d >> "$path"; continue ;;
+            f) [ -e "$path" ] && continue; mkdir -p "${path%/*}"; [ "$arg" = - ] && : > "$path" || printf '%s\n' "$arg" > "$path" ;;
+            f+) mkdir -p "${path%/*}"; [ "$arg" = - ] && : > "$path" || printf '%s\n' "$arg" > "$path" ;;
             d|D) mkdir -p "$path" ;;
             *) continue ;;
         esac

@@ -37,8 +37,13 @@ public struct BuildRunner: Sendable {
         do {
             try context.preflight()
             try context.createWorkDirectory(&state)
-            for step in plan.steps {
+            var steps = plan.steps
+            var index = 0
+            while index < steps.count {
+                let step = steps[index]
+                index += 1
                 try Task.checkCancellation()
+                if case .export = step { await context.storeFinalLayer(&state) }
                 events.emit(.stepStarted(build: name, step: step.name))
                 let stepStart = ContinuousClock.now
                 do {
@@ -53,6 +58,14 @@ public struct BuildRunner: Sendable {
                 let seconds = (ContinuousClock.now - stepStart).seconds
                 state.timings.append(StepTiming(step: step.name, seconds: seconds))
                 events.emit(.stepFinished(build: name, step: step.name, seconds: seconds))
+                switch step {
+                case .resolveBase:
+                    if let rest = await context.resumeFromStepCache(&state) { steps = Array(steps[..<index]) + rest }
+                case .provision(let spec):
+                    await context.checkpoint(after: spec, &state)
+                default:
+                    break
+                }
             }
         } catch {
             failure = KilnError.wrap(error, as: .internal, "build \(name) failed")

@@ -18,6 +18,14 @@ public struct BuildState: Sendable {
     public var timings: [StepTiming] = []
     public var offline: [OfflineReport] = []
     public var published: PublishResult?
+    public var stepCache: StepCacheReport?
+    public var stepKeys: StepCacheKeys?
+    /// The cached layer the work disk's content currently builds on (resumed from, or last stored).
+    public var cacheParent: CachedLayer?
+    /// False once a layer could not be stored: later layers would sit on the wrong parent.
+    public var cacheChainIntact = true
+    /// Overlays the work disk moved to at each checkpoint (all in the work directory).
+    public var diskGeneration = 0
     public var bootCount = 0
     public var shutdownCount = 0
 
@@ -25,6 +33,22 @@ public struct BuildState: Sendable {
 
     public var domainName: String { "kiln-\(id)" }
     public var consoleLog: String { workDirectory + "/console.log" }
+}
+
+/// What the step cache did for a build, for the output and the manifest.
+public struct StepCacheReport: Sendable, Codable, Equatable {
+    /// The step the build resumed after ("final" when only the export ran), nil for a full run.
+    public var resumedAfter: String?
+    /// Provisioners skipped because their result was cached.
+    public var skipped: Int
+    /// Layers this build added to the cache.
+    public var stored: Int
+    /// The key of the finished disk, when it is cacheable.
+    public var finalKey: String?
+    enum CodingKeys: String, CodingKey {
+        case skipped, stored
+        case resumedAfter = "resumed_after", finalKey = "final_key"
+    }
 }
 
 public struct StepTiming: Sendable, Codable, Equatable {

@@ -34,9 +34,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var offline: [Offline]
         public var guest: GuestOSInfo?
         public var ami: PublishResult?
+        public var stepCache: StepCacheReport?
         enum CodingKeys: String, CodingKey {
             case version, template, base, accelerator, timings, offline, guest, ami
-            case templateHash = "template_hash", acceleratorReason = "accelerator_reason"
+            case templateHash = "template_hash", acceleratorReason = "accelerator_reason", stepCache = "step_cache"
         }
     }
 

@@ -15,11 +15,18 @@ extension StepContext {
 
     func createWorkDisk(size: UInt64?, _ state: inout BuildState) async throws {
         guard let base = state.base else { throw KilnError(.internal, "work disk before base image") }
+        let path = state.workDirectory + "/disk.qcow2"
+        if let layer = state.cacheParent {
+            // A cached layer already has the size the template asks for (the size is part of its key).
+            try await drivers.disks.createOverlay(at: path, base: layer.path, baseFormat: "qcow2", size: nil)
+            state.workDisk = path
+            info("work disk: qcow2 overlay on cached layer \(layer.key.prefix(12)): \(layer.description)")
+            return
+        }
         if let size, size < base.virtualSize {
             throw KilnError(.template, "\(build.location): machine.disk_size \(ByteFormat.string(size)) is smaller than the base image (\(ByteFormat.string(base.virtualSize)))",
                             hint: "disks can grow, not shrink: raise disk_size or leave it out")
         }
-        let path = state.workDirectory + "/disk.qcow2"
         try await drivers.disks.createOverlay(at: path, base: base.path, baseFormat: base.format,
                                               size: size.flatMap { $0 > base.virtualSize ? $0 : nil })
         state.workDisk = path

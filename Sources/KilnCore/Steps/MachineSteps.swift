@@ -106,7 +106,8 @@ extension StepContext {
         guard isLastShutdown, !generalizeRemovesIt else { return }
         let blob = keys.authorizedKeyLine.split(separator: " ").dropFirst().first.map(String.init) ?? keys.authorizedKeyLine
         let file = build.ssh.username == "root" ? "/root/.ssh/authorized_keys" : "/home/\(build.ssh.username)/.ssh/authorized_keys"
-        let command = "f=\(ShellCommand.quote(file)); [ -f \"$f\" ] && { grep -v -F \(ShellCommand.quote(blob)) \"$f\" > \"$f.kiln\"; cat \"$f.kiln\" > \"$f\"; rm -f \"$f.kiln\"; }; true"
+        // Also the lines of earlier builds whose disk this one resumed from the step cache (same comment).
+        let command = "f=\(ShellCommand.quote(file)); [ -f \"$f\" ] && { grep -v -F \(ShellCommand.quote(blob)) \"$f\" | grep -v -E ' kiln-build$' > \"$f.kiln\"; cat \"$f.kiln\" > \"$f\"; rm -f \"$f.kiln\"; }; true"
         _ = try await shell.run(command) { _, _ in }
         info("removed the build's SSH key from \(file)")
     }

@@ -19,7 +19,7 @@ extension StepContext {
                 Manifest.Offline(applianceLaunchSeconds: $0.applianceLaunchSeconds, phases: $0.phases, removed: $0.removed,
                                  diskBytesBeforeTrim: $0.sizeBefore, diskBytesAfterTrim: $0.sizeAfter)
             },
-            guest: guest, ami: state.published)
+            guest: guest, ami: state.published, stepCache: state.stepCache)
         let entry = Manifest.Build(
             name: name, builderType: "kiln.qemu", buildTime: Int(Date().timeIntervalSince1970),
             files: state.artifacts.map { .init(name: $0.name, size: $0.size, format: $0.format, sha256: $0.sha256) },

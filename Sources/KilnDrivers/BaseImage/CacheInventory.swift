@@ -3,7 +3,7 @@ import KilnCore
 
 /// One cached base image, as `kiln cache list` shows it.
 public struct CacheEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable { case download, bootstrap }
+    public enum Kind: String, Sendable { case download, bootstrap, layer }
 
     public var kind: Kind
     /// The entry's directory.
@@ -28,7 +28,7 @@ public struct CacheInventory: Sendable {
     }
 
     public func list() -> [CacheEntry] {
-        (downloadEntries() + bootstrapEntries()).sorted { ($0.lastUsed ?? .distantPast) > ($1.lastUsed ?? .distantPast) }
+        (downloadEntries() + bootstrapEntries() + layerEntries()).sorted { ($0.lastUsed ?? .distantPast) > ($1.lastUsed ?? .distantPast) }
     }
 
     /// Removes entries no running build holds: all of them (`all`), those last used before
@@ -37,7 +37,8 @@ public struct CacheInventory: Sendable {
     public func prune(olderThan: Duration?, all: Bool) -> [CacheEntry] {
         let cutoff = olderThan.map { Date().addingTimeInterval(-$0.seconds) }
         var removed: [CacheEntry] = []
-        for entry in list() where !entry.inUse {
+        removed += layers.prune(olderThan: olderThan, all: all).map(Self.entry)
+        for entry in list() where !entry.inUse && entry.kind != .layer {
             let stale = all || !entry.complete || cutoff.map { (entry.lastUsed ?? .distantPast) < $0 } ?? false
             guard stale, let lock = FileLock.tryAcquire(lockPath(of: entry)) else { continue }
             defer { lock.unlock() }
@@ -47,6 +48,15 @@ public struct CacheInventory: Sendable {
             }
         }
         return removed
+    }
+
+    private var layers: StepLayerInventory { StepLayerInventory(store: StepLayerStore(cache: cache, maximumBytes: nil)) }
+
+    private func layerEntries() -> [CacheEntry] { layers.list().map(Self.entry) }
+
+    private static func entry(_ layer: LayerEntry) -> CacheEntry {
+        CacheEntry(kind: .layer, path: layer.key, origin: "step " + layer.description + (layer.broken ? " [broken]" : ""),
+                   sizeOnDisk: layer.size, lastUsed: layer.lastUsed, inUse: layer.inUse, complete: !layer.broken)
     }
 
     private func downloadEntries() -> [CacheEntry] {
@@ -72,6 +82,7 @@ public struct CacheInventory: Sendable {
         switch entry.kind {
         case .download: return entry.path + "/" + CacheEntryFiles.lock
         case .bootstrap: return bootstrapLock(forDirectoryNamed: (entry.path as NSString).lastPathComponent)
+        case .layer: return cache.root + "/layers/" + entry.path + ".qcow2"
         }
     }
 

@@ -71,7 +71,7 @@ actor LibvirtVirtualMachine: VirtualMachine {
         }
     }
 
-    private func existingDomain() async throws -> Domain {
+    func existingDomain() async throws -> Domain {
         guard let domain = try await hypervisor.domain(named: name) else {
             throw KilnError(.hypervisor, "VM \(name) is gone (it powered off or was destroyed)")
         }

@@ -21,6 +21,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Replace an existing output directory (only once the new outputs are complete).")
     var force = false
 
+    @Flag(name: .customLong("no-cache"), help: "Run every step; neither reuse nor keep step cache layers (also KILN_NO_CACHE=1).")
+    var noCache = false
+
     @Option(name: .customLong("on-error"), help: "cleanup: undo everything on failure; abort: keep the domain and work disk for debugging.")
     var onError: OnError = .cleanup
 
@@ -39,7 +42,8 @@ struct BuildCommand: AsyncParsableCommand {
             for line in janitor.removed { renderer.line("kiln: cleaned up after an earlier killed run: \(line)") }
             for build in loaded.builds {
                 try Task.checkCancellation()
-                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build), options: options,
+                let stepCache = !noCache && ProcessInfo.processInfo.environment["KILN_NO_CACHE"].map { $0.isEmpty || $0 == "0" } ?? true
+                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build, stepCache: stepCache), options: options,
                                          events: renderer, template: loaded)
                 do {
                     results.append(build.name, .success(try await runner.run(BuildPlan(build))))

@@ -6,11 +6,11 @@ import KilnDrivers
 struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
-        abstract: "Show or clean the base image cache ($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln).",
+        abstract: "Show or clean the cache of base images and step layers ($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln).",
         subcommands: [List.self, Prune.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List cached downloads and bootstrapped images with sizes.")
+        static let configuration = CommandConfiguration(abstract: "List cached downloads, bootstrapped images and step layers with sizes.")
         @OptionGroup var output: OutputOptions
 
         func run() {
