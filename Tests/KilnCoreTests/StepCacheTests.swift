@@ -124,3 +124,30 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: sandbox.output))
     }
 }
+
+@Suite struct UpToDateOutputTests {
+    @Test func currentOutputsMakeTheBuildANoOpAndChangedOnesAreRefused() async throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let layers = FakeLayerCache(world: FakeWorld())
+        let options = BuildOptions(workRoot: sandbox.workRoot, pollInterval: .milliseconds(1))
+        func build(_ template: Template, _ world: FakeWorld, _ events: EventRecorder = EventRecorder()) async throws -> BuildResult {
+            try await BuildRunner(drivers: world.drivers(layers: layers), options: options, events: events, template: template)
+                .run(BuildPlan(template.builds[0]))
+        }
+        _ = try await build(try sandbox.template(), FakeWorld())
+
+        let world = FakeWorld(), events = EventRecorder()
+        let again = try await build(try sandbox.template(), world, events)
+        #expect(events.text.contains("up to date"))
+        #expect(!world.journal.contains { $0.hasPrefix("convert") || $0 == "start" })
+        #expect(again.artifacts.map(\.name) == ["web.qcow2", "web.vdi"])
+
+        await #expect(throws: KilnError.self) {
+            _ = try await build(try sandbox.template("- shell: echo changed"), FakeWorld())
+        }
+        try Data("truncated".utf8).write(to: URL(fileURLWithPath: sandbox.output + "/web.vdi"))
+        await #expect(throws: KilnError.self) { _ = try await build(try sandbox.template(), FakeWorld()) }
+        #expect(sandbox.contents(sandbox.workRoot).isEmpty)
+    }
+}

@@ -35,7 +35,7 @@ public struct BuildRunner: Sendable {
 
         var failure: (any Error)?
         do {
-            try context.preflight()
+            let existing = try context.preflight()
             try context.createWorkDirectory(&state)
             var steps = plan.steps
             var index = 0
@@ -60,7 +60,13 @@ public struct BuildRunner: Sendable {
                 events.emit(.stepFinished(build: name, step: step.name, seconds: seconds))
                 switch step {
                 case .resolveBase:
-                    if let rest = await context.resumeFromStepCache(&state) { steps = Array(steps[..<index]) + rest }
+                    let rest = await context.resumeFromStepCache(&state)
+                    if let existing {
+                        try context.confirmUpToDate(existing, &state)
+                        steps = Array(steps[..<index])
+                    } else if let rest {
+                        steps = Array(steps[..<index]) + rest
+                    }
                 case .provision(let spec):
                     await context.checkpoint(after: spec, &state)
                 default:

@@ -40,6 +40,18 @@ extension StepContext {
         return nil
     }
 
+    /// The output directory exists and no --force: fine only when it holds exactly what this build
+    /// would make (then nothing runs), else the usual refusal.
+    func confirmUpToDate(_ existing: ExistingOutputs, _ state: inout BuildState) throws {
+        let expected = Set(build.outputs.map { ExportNaming.fileName(build: name, output: $0) })
+        guard existing.isCurrent(finalKey: state.stepKeys?.final, names: expected) else {
+            throw Self.outputExists(build.outputDirectory)
+        }
+        state.artifacts = existing.artifacts
+        info("outputs in \(build.outputDirectory) are up to date: the template, the files it reads and the base image "
+             + "are unchanged (pass --force to make them again)")
+    }
+
     private func adopt(_ layer: CachedLayer, _ state: inout BuildState) {
         state.cacheParent = layer
         cleanup.push("release cached layer \(layer.key.prefix(12))") { layer.release() }

@@ -32,12 +32,15 @@ struct StepContext: Sendable {
         }
     }
 
-    /// Checks that need no resources: runs before anything is created.
-    func preflight() throws {
+    /// Checks that need no resources: runs before anything is created. Returns the outputs already
+    /// there when they may be current (the step cache decides once the base image is known).
+    func preflight() throws -> ExistingOutputs? {
         let output = build.outputDirectory
         if FileManager.default.fileExists(atPath: output), !options.force {
-            throw KilnError(.outputExists, "output directory \(output) already exists",
-                            hint: "pass --force to replace it once the new build is complete, or choose another --output-dir")
+            guard drivers.layers != nil, let existing = ExistingOutputs.read(output, build: name) else {
+                throw Self.outputExists(output)
+            }
+            return existing
         }
         for output in build.outputs where ExportNaming.packaged.contains(output.format) && drivers.packager == nil {
             throw KilnError(.template, "\(output.location): output format \(output.format.rawValue) is not supported by this version of kiln yet")
@@ -45,6 +48,12 @@ struct StepContext: Sendable {
         if let ami = build.publish?.ami, drivers.publisher == nil {
             throw KilnError(.template, "\(ami.location): publish.ami is not supported by this version of kiln yet")
         }
+        return nil
+    }
+
+    static func outputExists(_ output: String) -> KilnError {
+        KilnError(.outputExists, "output directory \(output) already exists",
+                  hint: "pass --force to replace it once the new build is complete, or choose another --output-dir")
     }
 
     func createWorkDirectory(_ state: inout BuildState) throws {
