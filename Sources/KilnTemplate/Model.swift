@@ -65,6 +65,20 @@ public enum SourceSpec: Sendable, Equatable {
     case url(URLSource)
     /// A Debian system built from packages with mmdebstrap.
     case bootstrap(BootstrapSpec)
+    /// The output of another build, built (or found up to date) first. Kiln turns it into `.image`
+    /// of that build's disk before this build starts.
+    case build(BuildReference)
+}
+
+public struct BuildReference: Sendable, Equatable, Hashable {
+    /// Absolute path of the other template; nil for a build of the same template.
+    public var template: String?
+    public var build: String
+    public init(template: String?, build: String) {
+        self.template = template
+        self.build = build
+    }
+    public var description: String { (template.map { $0 + "#" } ?? "") + build }
 }
 
 public struct URLSource: Sendable, Equatable {

@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 extension Decoding {
-    static let sourceKinds = ["image", "url", "bootstrap"]
+    static let sourceKinds = ["image", "url", "bootstrap", "build"]
     static let bootstrapKeys = ["distribution", "suite", "packages", "mirror", "bootloader", "size"]
     static let maximumDiskBytes: UInt64 = 64 << 40
     static let minimumBootstrapBytes: UInt64 = 256 << 20
@@ -14,8 +14,8 @@ extension Decoding {
         let kinds = fields.entries.filter { Self.sourceKinds.contains($0.key) }
         guard kinds.count == 1, let kind = kinds.first else {
             let message: Message = kinds.isEmpty
-                ? "expected one of image, url or bootstrap"
-                : "has both '\(kinds[0].key)' and '\(kinds[1].key)'; keep exactly one of image, url or bootstrap"
+                ? "expected one of image, url, bootstrap or build"
+                : "has both '\(kinds[0].key)' and '\(kinds[1].key)'; keep exactly one of image, url, bootstrap or build"
             report(kinds.count > 1 ? kinds[1].keyNode : entry.value, entry.path, message)
             return nil
         }
@@ -27,9 +27,24 @@ extension Decoding {
             return hostPath(kind, kind: .file, hashContents: false).map { .image(path: $0) }
         case "url":
             return urlSource(kind, checksum: fields["checksum"], in: fields)
+        case "build":
+            return buildReference(kind).map { .build($0) }
         default:
             return bootstrap(kind).map { .bootstrap($0) }
         }
+    }
+
+    /// `build: NAME` (a build of this template) or `build: FILE#NAME` (of another template).
+    private func buildReference(_ entry: Entry) -> BuildReference? {
+        guard let text = string(entry) else { return nil }
+        let parts = text.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let name = parts.last ?? ""
+        guard !name.isEmpty, parts.count == 1 || !parts[0].isEmpty else {
+            report(entry.value, entry.path, "'\(text.prefix(80))' is not a build reference; write NAME (a build of this template) or FILE#NAME")
+            return nil
+        }
+        if parts.count == 1 { return BuildReference(template: nil, build: name) }
+        return hostPath(entry.value, entry.path, parts[0], kind: .file).map { BuildReference(template: $0, build: name) }
     }
 
     private func urlSource(_ entry: Entry, checksum: Entry?, in fields: Fields) -> SourceSpec? {

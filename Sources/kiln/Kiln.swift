@@ -17,6 +17,24 @@ struct Kiln: AsyncParsableCommand {
         subcommands: [BuildCommand.self, ValidateCommand.self, InspectCommand.self, CacheCommand.self,
                       CleanCommand.self, VersionCommand.self, CompletionCommand.self]
     )
+
+    /// As ArgumentParser's, except that bad arguments exit 2 (documented) rather than EX_USAGE (64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error).rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Flags every command takes.

@@ -67,6 +67,8 @@ public enum PlanDescription {
         case .bootstrap(let spec):
             let packages = spec.packages.isEmpty ? "" : "packages: \(spec.packages.joined(separator: " ")); "
             return "bootstrap \(spec.distribution)/\(spec.suite) (\(packages)bootloader \(spec.bootloader.rawValue); \(ByteFormat.string(spec.size)))"
+        case .build(let reference):
+            return "the output of build \(reference.description) (built first, or reused when up to date)"
         }
     }
 

@@ -44,6 +44,8 @@ public struct StepCacheKeys: Sendable, Equatable {
             return "url \(url.url) \(url.checksum) " + HostFileDigest.identity(base.path)
         case .image(let path):
             return "image " + HostFileDigest.identity(path)
+        case .build(let reference):
+            return "build \(reference.description) " + HostFileDigest.identity(base.path)
         }
     }
 

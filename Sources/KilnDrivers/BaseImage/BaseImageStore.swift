@@ -18,6 +18,9 @@ public struct BaseImageStore: BaseImageResolver {
             let info = try await LocalImage.inspect(path)
             return ResolvedBase(path: path, format: info.format, virtualSize: info.virtualSize, origin: path)
 
+        case .build(let reference):
+            throw KilnError(.internal, "the output of build \(reference.description) was not resolved before this build started")
+
         case .url(let urlSource):
             let (path, hit) = try await DownloadCache(cache: cache).image(for: urlSource, build: build, events: events)
             let info = try await LocalImage.inspect(path)

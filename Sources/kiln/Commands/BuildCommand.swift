@@ -16,6 +16,11 @@ struct BuildCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var template: TemplateOptions
+
+    @Argument(help: ArgumentHelp("More templates to build in the same run (the template flags apply to each).", valueName: "template"),
+              completion: .file(extensions: ["yaml", "yml", "json"]))
+    var moreTemplates: [String] = []
+
     @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "Replace an existing output directory (only once the new outputs are complete).")
@@ -24,6 +29,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Run every step; neither reuse nor keep step cache layers (also KILN_NO_CACHE=1).")
     var noCache = false
 
+    @Option(name: .long, help: "Run up to N builds at once (bounded by host memory too); builds that start from another wait for it.")
+    var parallel: Int = 1
+
     @Option(name: .customLong("on-error"), help: "cleanup: undo everything on failure; abort: keep the domain and work disk for debugging.")
     var onError: OnError = .cleanup
 
@@ -31,25 +39,50 @@ struct BuildCommand: AsyncParsableCommand {
             completion: .directory)
     var outputDir: String?
 
+    func validate() throws {
+        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+        if outputDir != nil, !moreTemplates.isEmpty {
+            throw ValidationError("--output-dir needs a single template (each build of several would write to it)")
+        }
+    }
+
     func run() async throws {
-        let loaded = try template.load(outputDirectory: outputDir)
+        let nodes = try loadGraph()
         let renderer = ConsoleRenderer(json: output.json, quiet: output.quiet)
         let options = BuildOptions(force: force, onError: onError, kilnVersion: Kiln.version)
+        let stepCache = !noCache && ProcessInfo.processInfo.environment["KILN_NO_CACHE"].map { $0.isEmpty || $0 == "0" } ?? true
         let results = ResultBox()
+        let byID = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
+        let ran = RanBuilds()
 
         let work = Task<Void, any Error> {
             let janitor = await Janitor.clean(hypervisor: DriverFactory.hypervisor(uri: "qemu:///system"), workRoot: options.workRoot)
             for line in janitor.removed { renderer.line("kiln: cleaned up after an earlier killed run: \(line)") }
-            for build in loaded.builds {
-                try Task.checkCancellation()
-                let stepCache = !noCache && ProcessInfo.processInfo.environment["KILN_NO_CACHE"].map { $0.isEmpty || $0 == "0" } ?? true
+            if parallel > 1, nodes.count > 1 {
+                renderer.line("kiln: \(nodes.count) builds, up to \(parallel) at once")
+            }
+            let queued = nodes.map { QueuedBuild(id: $0.id, after: $0.parent, memoryMiB: $0.memoryMiB) }
+            try await BuildQueue.run(queued, parallel: parallel, memoryBudgetMiB: BuildQueue.hostMemoryBudgetMiB(),
+                                     skipped: { build, reason in
+                guard let node = byID[build.id] else { return }
+                results.append(node.build.name, .failure(KilnError(.internal, "skipped: \(reason)")))
+            }) { queuedBuild in
+                guard let node = byID[queuedBuild.id] else { return false }
+                var build = node.build
+                if let parentID = node.parent, let parent = ran.build(parentID) {
+                    build = BuildGraph.resolved(node, parent: parent)
+                }
                 let runner = BuildRunner(drivers: DriverFactory.drivers(for: build, stepCache: stepCache), options: options,
-                                         events: renderer, template: loaded)
+                                         events: renderer, template: node.template)
                 do {
-                    results.append(build.name, .success(try await runner.run(BuildPlan(build))))
+                    let result = try await runner.run(BuildPlan(build))
+                    ran.record(node.id, build)
+                    results.append(build.name, .success(result))
+                    return true
                 } catch {
                     results.append(build.name, .failure(error))
                     if error is CancellationError || (error as? KilnError)?.code == .cancelled { throw error }
+                    return false
                 }
             }
         }
@@ -65,6 +98,33 @@ struct BuildCommand: AsyncParsableCommand {
         }
         withExtendedLifetime(signals) {}
         try summarize(results.all, renderer: renderer)
+    }
+
+    /// Every template given, and the builds they start from; exits 2 on any template error.
+    private func loadGraph() throws -> [BuildNode] {
+        var roots: [Template] = []
+        for path in [template.template] + moreTemplates {
+            var options = template
+            options.template = path
+            roots.append(try options.load(outputDirectory: outputDir))
+        }
+        do {
+            return try BuildGraph.make(roots) { path in
+                // A template pulled in as a parent: all its builds, its own defaults and the environment.
+                var options = template
+                options.template = path
+                options.only = []
+                options.except = []
+                if !roots.contains(where: { $0.path == path }) {
+                    options.variables = []
+                    options.variableFiles = []
+                }
+                return try options.load(outputDirectory: nil)
+            }
+        } catch let error as KilnError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 
     private func summarize(_ results: [(String, Result<BuildResult, any Error>)], renderer: ConsoleRenderer) throws {
@@ -86,6 +146,14 @@ struct BuildCommand: AsyncParsableCommand {
         }
         if let worst { throw worst }
     }
+}
+
+/// The builds that finished, as they ran, for the builds that start from their output.
+final class RanBuilds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var builds: [String: BuildSpec] = [:]
+    func record(_ id: String, _ build: BuildSpec) { lock.withLock { builds[id] = build } }
+    func build(_ id: String) -> BuildSpec? { lock.withLock { builds[id] } }
 }
 
 final class ResultBox: @unchecked Sendable {
