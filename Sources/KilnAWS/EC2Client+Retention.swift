@@ -47,11 +47,19 @@ extension EC2Client {
         return images
     }
 
-    /// The account's own images among `ids`.
+    /// The account's own images among `ids`; those that do not exist (or are not the account's) are absent.
     public func describeOwnedImages(ids: [String]) async throws -> [OwnedImage] {
         guard !ids.isEmpty else { return [] }
-        let root = try await call("DescribeImages", [("Owner.1", "self")] + Self.numbered("ImageId", ids))
-        return root.items("imagesSet").compactMap(Self.ownedImage)
+        do {
+            let root = try await call("DescribeImages", [("Owner.1", "self")] + Self.numbered("ImageId", ids))
+            return root.items("imagesSet").compactMap(Self.ownedImage)
+        } catch let error as AWSError where error.code.hasPrefix("InvalidAMIID.") {
+            // One unknown id fails the whole call: ask for each alone.
+            guard ids.count > 1 else { return [] }
+            var found: [OwnedImage] = []
+            for id in ids { found += try await describeOwnedImages(ids: [id]) }
+            return found
+        }
     }
 
     static func ownedImage(_ item: XMLTree) -> OwnedImage? {
