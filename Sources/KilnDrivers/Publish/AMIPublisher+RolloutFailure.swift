@@ -60,10 +60,11 @@ extension AMIPublisher {
             reason = "\(aws)"
             hint = rolloutHint(for: aws, credentials: request.configuration.credentials)
         case let ended as InstanceRefreshFollower.Ended:
-            reason = ended.description
+            reason = "the refresh ended \(ended.refresh.status): \(ended.refresh.statusReason ?? "AWS gave no reason")"
         case let late as InstanceRefreshFollower.StillRunning:
-            reason = late.description
-            hint = running.map { "raise auto_scaling_group.refresh.timeout, or follow it in the console; \($0)" }
+            reason = "the refresh had not ended after \(DurationFormat.string(late.after)) (\(late.lastState)); it goes on in AWS"
+            hint = "raise auto_scaling_group.refresh.timeout; to stop the refresh: aws autoscaling cancel-instance-refresh "
+                + "--auto-scaling-group-name \(late.group)"
         default:
             reason = "\(error)"
         }

@@ -25,9 +25,11 @@ struct InstanceRefreshFollower: Sendable {
         var id: String
         var last: AutoScalingClient.InstanceRefresh?
         var after: Duration
+        var lastState: String {
+            last.map { "\($0.status)" + ($0.percentageComplete.map { ", \($0)% done" } ?? "") } ?? "not yet visible"
+        }
         var description: String {
-            let state = last.map { "\($0.status)" + ($0.percentageComplete.map { ", \($0)% done" } ?? "") } ?? "not yet visible"
-            return "instance refresh \(id) of group '\(group)' had not ended after \(after) (\(state)); it goes on in AWS"
+            "instance refresh \(id) of group '\(group)' had not ended after \(after) (\(lastState)); it goes on in AWS"
         }
     }
 
