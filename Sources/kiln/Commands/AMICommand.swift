@@ -115,7 +115,8 @@ struct AMICommand: AsyncParsableCommand {
             for variable in variables { arguments += ["--var", variable] }
             for file in variableFiles { arguments += ["--var-file", file] }
             if let build { arguments += ["--only", build] }
-            let loaded = try TemplateOptions.parse(arguments).load()
+            // Pruning builds nothing: the template's images and scripts need not be on this machine.
+            let loaded = try TemplateOptions.parse(arguments).load(checkFiles: false)
             let jobs = loaded.builds.compactMap { build -> Job? in
                 guard let ami = build.publish?.ami, ami.retention != nil || (namePattern != nil && keep != nil) else { return nil }
                 return Job(label: " (build \(build.name))", region: region ?? ami.region,
