@@ -32,7 +32,7 @@ public struct AWSConfigurationError: Error, Sendable, CustomStringConvertible {
 public struct AWSConfiguration: Sendable {
     public var credentials: AWSCredentials
     public var region: String
-    /// Explicit endpoints by service id (`ec2`, `ebs`); others use AWS's public endpoints.
+    /// Explicit endpoints by service id (`ec2`, `ebs`, `autoscaling`); others use AWS's public endpoints.
     public var endpointOverrides: [String: URL]
 
     public init(credentials: AWSCredentials, region: String, endpointOverrides: [String: URL] = [:]) {
@@ -48,10 +48,10 @@ public struct AWSConfiguration: Sendable {
     /// The standard chain, in AWS CLI order: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
     /// (+ `AWS_SESSION_TOKEN`), then the profile (`AWS_PROFILE`, else `default`) in the shared
     /// credentials file, then in the config file. Region: `preferredRegion` (the template's),
-    /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's. Endpoints: `AWS_ENDPOINT_URL_<SERVICE>`,
-    /// `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's. Endpoints: `AWS_ENDPOINT_URL_<SERVICE>`
+    /// (see `endpointVariable`), `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
     public static func resolve(environment env: AWSEnvironment = .current, preferredRegion: String? = nil,
-                               services: [String] = ["ec2", "ebs"]) throws -> AWSConfiguration {
+                               services: [String] = ["ec2", "ebs", "autoscaling"]) throws -> AWSConfiguration {
         let profileName = env.value("AWS_PROFILE") ?? env.value("AWS_DEFAULT_PROFILE") ?? "default"
         let credentialsPath = env.value("AWS_SHARED_CREDENTIALS_FILE") ?? "\(env.home)/.aws/credentials"
         let configPath = env.value("AWS_CONFIG_FILE") ?? "\(env.home)/.aws/config"
@@ -82,7 +82,7 @@ public struct AWSConfiguration: Sendable {
 
         var overrides: [String: URL] = [:]
         for service in services {
-            let text = env.value("AWS_ENDPOINT_URL_\(service.uppercased())") ?? env.value("AWS_ENDPOINT_URL")
+            let text = env.value(endpointVariable(service)) ?? env.value("AWS_ENDPOINT_URL")
                 ?? fromConfigFile?["endpoint_url"]
             guard let text else { continue }
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
@@ -92,6 +92,13 @@ public struct AWSConfiguration: Sendable {
             overrides[service] = url
         }
         return AWSConfiguration(credentials: credentials, region: region, endpointOverrides: overrides)
+    }
+
+    /// The SDKs' per-service variable: `AWS_ENDPOINT_URL_` and the service's id upper-cased with
+    /// spaces as underscores (`EC2`, `EBS`, `AUTO_SCALING` for Auto Scaling, whose id has a space).
+    public static func endpointVariable(_ service: String) -> String {
+        let serviceIDs = ["autoscaling": "AUTO_SCALING"]
+        return "AWS_ENDPOINT_URL_" + (serviceIDs[service] ?? service.uppercased())
     }
 
     private static func resolveCredentials(_ env: AWSEnvironment, profileName: String, credentialsFile: [String: String]?,

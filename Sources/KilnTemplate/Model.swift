@@ -328,13 +328,21 @@ public struct AMISpec: Sendable, Equatable {
     /// How long to wait for the snapshot and then the image to become ready, default 60 minutes.
     public var timeout: Duration
     public var location: SourceLocation
+    /// After registration: point a launch template at the image (a new version).
+    public var launchTemplate: LaunchTemplateSpec?
+    /// Then roll an Auto Scaling group that launches from that template.
+    public var autoScalingGroup: AutoScalingGroupSpec?
+    /// Last: deregister older images of the same family.
+    public var retention: RetentionSpec?
 
     public init(region: String? = nil, name: String, method: AMIMethod = .direct, bucket: String? = nil,
                 tags: [String: String] = [:], description: String? = nil, architecture: AMIArchitecture = .x86_64,
                 bootMode: AMIBootMode? = nil, rootDeviceName: String = "/dev/xvda", volumeType: AMIVolumeType = .gp3,
                 volumeSize: UInt64? = nil, enaSupport: Bool = true, concurrency: Int = 16,
                 timeout: Duration = .seconds(3600),
-                location: SourceLocation = SourceLocation(file: "", line: 1, column: 1)) {
+                location: SourceLocation = SourceLocation(file: "", line: 1, column: 1),
+                launchTemplate: LaunchTemplateSpec? = nil, autoScalingGroup: AutoScalingGroupSpec? = nil,
+                retention: RetentionSpec? = nil) {
         self.region = region
         self.name = name
         self.method = method
@@ -350,5 +358,8 @@ public struct AMISpec: Sendable, Equatable {
         self.concurrency = concurrency
         self.timeout = timeout
         self.location = location
+        self.launchTemplate = launchTemplate
+        self.autoScalingGroup = autoScalingGroup
+        self.retention = retention
     }
 }

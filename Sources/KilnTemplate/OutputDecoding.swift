@@ -8,6 +8,7 @@ extension Decoding {
     ]
     static let amiKeys = ["region", "name", "method", "bucket", "tags", "description", "architecture", "boot_mode",
                           "root_device_name", "volume_type", "volume_size", "ena_support", "concurrency", "timeout"]
+        + rolloutAMIKeys
 
     /// `outputs:` — each item a format name, or a mapping of one format name to its options.
     func outputs(_ entry: Entry?, buildNode: Node) -> [OutputSpec]? {
@@ -104,7 +105,11 @@ extension Decoding {
         }
         var spec = AMISpec(region: region ?? nil, name: name, method: method, bucket: bucket ?? nil, tags: tags,
                            location: location(entry.value))
-        return amiOptions(fields, into: &spec) ? spec : nil
+        let optionsOK = amiOptions(fields, into: &spec)
+        var rawName: String?
+        if case .scalar(let scalar) = fields["name"]?.value { rawName = scalar.string }
+        let rolloutOK = rolloutOptions(fields, amiName: name, rawName: rawName, into: &spec)
+        return optionsOK && rolloutOK ? spec : nil
     }
 
     /// The optional registration and upload settings; false when one of them is invalid (reported).

@@ -15,7 +15,7 @@ struct Kiln: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [BuildCommand.self, ValidateCommand.self, InspectCommand.self, CacheCommand.self,
-                      CleanCommand.self, VersionCommand.self, CompletionCommand.self]
+                      CleanCommand.self, AMICommand.self, VersionCommand.self, CompletionCommand.self]
     )
 
     /// As ArgumentParser's, except that bad arguments exit 2 (documented) rather than EX_USAGE (64).

@@ -38,9 +38,9 @@ struct StepLayerStoreTests {
 
         // The stored layer points at its cached parent, not at the build's own file.
         let chain = try await Subprocess.run("qemu-img", ["info", "--backing-chain", "-U", layer2.path])
-        #expect(chain.stdout.contains("backing file: \(layer1.path)"), "\(chain.stdout)")
+        #expect(chain.stdoutText.contains("backing file: \(layer1.path)"), "\(chain.stdoutText)")
         let check = try await Subprocess.run("qemu-img", ["check", layer2.path], check: false)
-        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.status == 0, "\(check.stdoutText)")
 
         let found = try #require(await fixture.store.lookup("k2"))
         #expect(found.path == layer2.path && found.description == "two")

@@ -48,6 +48,7 @@ public enum PlanDescription {
             out.append("  output directory: \(build.outputDirectory)")
             if let ami = build.publish?.ami {
                 out.append("  publish: AMI \"\(redact(ami.name))\" in \(ami.region ?? "the default region") (\(ami.method.rawValue))")
+                out += rolloutLines(ami).map { "    " + redact($0) }
             }
         }
         return out.joined(separator: "\n") + "\n"

@@ -42,6 +42,7 @@ public struct AMIPublisher: ImagePublisher {
         if allTags["Name"] == nil { allTags["Name"] = ami.name }
         let request = PublishRequest(disk: disk, ami: ami, build: build, tags: allTags, scratch: scratch,
                                      configuration: configuration, transport: transport, events: events)
+        try await checkRollout(request)
         let registered: PublishResult
         switch ami.method {
         case .direct: registered = try await publishDirect(request)

@@ -21,8 +21,9 @@ struct TemplateOptions: ParsableArguments {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Skip these builds (comma-separated, globs allowed).", valueName: "names"))
     var except: [String] = []
 
-    func loadOptions(outputDirectory: String? = nil) -> LoadOptions {
+    func loadOptions(outputDirectory: String? = nil, checkFiles: Bool = true) -> LoadOptions {
         var options = LoadOptions()
+        options.checkFiles = checkFiles
         options.variables = variables.map { pair in
             guard let equals = pair.firstIndex(of: "=") else { return (name: pair, value: "\u{0}missing") }
             return (name: String(pair[..<equals]), value: String(pair[pair.index(after: equals)...]))
@@ -36,14 +37,16 @@ struct TemplateOptions: ParsableArguments {
         return options
     }
 
-    /// Loads and validates; on errors prints every diagnostic and exits 2.
-    func load(outputDirectory: String? = nil) throws -> Template {
+    /// Loads and validates; on errors prints every diagnostic and exits 2. Without `checkFiles`,
+    /// files the template names need not exist (commands that do not build).
+    func load(outputDirectory: String? = nil, checkFiles: Bool = true) throws -> Template {
         for pair in variables where !pair.contains("=") {
             FileHandle.standardError.write(Data("error: --var \(pair): expected name=value\n".utf8))
             throw ExitCode(2)
         }
         do {
-            return try TemplateLoader.load(path: template, options: loadOptions(outputDirectory: outputDirectory))
+            return try TemplateLoader.load(path: template, options: loadOptions(outputDirectory: outputDirectory,
+                                                                                checkFiles: checkFiles))
         } catch {
             let count = error.diagnostics.count
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
