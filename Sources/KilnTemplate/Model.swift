@@ -291,6 +291,8 @@ public struct PublishSpec: Sendable, Equatable {
 public enum AMIArchitecture: String, Sendable, CaseIterable { case x86_64, arm64 }
 public enum AMIBootMode: String, Sendable, CaseIterable { case legacyBIOS = "legacy-bios", uefi }
 public enum AMIVolumeType: String, Sendable, CaseIterable { case gp3, gp2, io1, io2, standard }
+/// The disk format uploaded to S3 for ImportImage (import method).
+public enum AMIImportFormat: String, Sendable, CaseIterable { case vmdk, raw, vhd }
 
 public struct AMISpec: Sendable, Equatable {
     public var region: String?
@@ -312,13 +314,16 @@ public struct AMISpec: Sendable, Equatable {
     /// How long to wait for the snapshot and then the image to become ready, default 60 minutes.
     public var timeout: Duration
     public var location: SourceLocation
+    /// What the import method uploads, default vmdk (streamOptimized: compressed, AWS's preferred).
+    public var importFormat: AMIImportFormat
 
     public init(region: String? = nil, name: String, method: AMIMethod = .direct, bucket: String? = nil,
                 tags: [String: String] = [:], description: String? = nil, architecture: AMIArchitecture = .x86_64,
                 bootMode: AMIBootMode? = nil, rootDeviceName: String = "/dev/xvda", volumeType: AMIVolumeType = .gp3,
                 volumeSize: UInt64? = nil, enaSupport: Bool = true, concurrency: Int = 16,
                 timeout: Duration = .seconds(3600),
-                location: SourceLocation = SourceLocation(file: "", line: 1, column: 1)) {
+                location: SourceLocation = SourceLocation(file: "", line: 1, column: 1),
+                importFormat: AMIImportFormat = .vmdk) {
         self.region = region
         self.name = name
         self.method = method
@@ -334,5 +339,6 @@ public struct AMISpec: Sendable, Equatable {
         self.concurrency = concurrency
         self.timeout = timeout
         self.location = location
+        self.importFormat = importFormat
     }
 }
