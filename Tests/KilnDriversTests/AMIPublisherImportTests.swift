@@ -13,49 +13,6 @@ import KilnTemplate
 struct AMIPublisherImportTests {
     typealias TestDisk = AMIPublisherIntegrationTests.TestDisk
 
-    /// argv: port, a JSON list of [status, statusMessage] for successive polls (the last one
-    /// repeats), the file every request body is appended to.
-    static let stub = """
-        import http.server, json, sys, urllib.parse
-        states = json.loads(sys.argv[2]); task = {"polls": 0, "cancelled": False}
-        def answer(action, inner): return "<%sResponse>%s</%sResponse>" % (action, inner, action)
-        class H(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a): pass
-            def do_GET(self):
-                self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
-                with open(sys.argv[3], "a") as log: log.write(body + "\\n")
-                q = urllib.parse.parse_qs(body); action = q["Action"][0]
-                if action == "ImportImage":
-                    xml = answer(action, "<importTaskId>import-ami-0123</importTaskId><status>active</status>")
-                elif action == "DescribeImportImageTasks":
-                    if task["cancelled"]:
-                        status, message = "deleted", "User initiated task cancelation"
-                    else:
-                        status, message = states[min(task["polls"], len(states) - 1)]; task["polls"] += 1
-                    extra = ("<imageId>ami-0777</imageId><snapshotDetailSet><item><snapshotId>snap-0888</snapshotId>"
-                             "</item></snapshotDetailSet>") if status == "completed" else ""
-                    xml = answer(action, "<importImageTaskSet><item><importTaskId>import-ami-0123</importTaskId><status>%s</status>"
-                                 "<statusMessage>%s</statusMessage><progress>%d</progress>%s</item></importImageTaskSet>"
-                                 % (status, message, task["polls"] * 10, extra))
-                elif action == "CancelImportTask":
-                    task["cancelled"] = True
-                    xml = answer(action, "<importTaskId>import-ami-0123</importTaskId><previousState>active</previousState>"
-                                 "<state>deleting</state>")
-                elif action == "RegisterImage":
-                    xml = answer(action, "<imageId>ami-0f1a1</imageId>")
-                elif action == "DescribeImages":
-                    items = "".join("<item><imageId>%s</imageId><imageState>available</imageState></item>" % v[0]
-                                    for k, v in sorted(q.items()) if k.startswith("ImageId."))
-                    xml = answer(action, "<imagesSet>%s</imagesSet>" % items)
-                else:
-                    xml = answer(action, "<return>true</return>")
-                data = xml.encode(); self.send_response(200)
-                self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
-        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-        """
-
     /// moto for S3, the stub for EC2, and what a test needs to look at both.
     struct Rig {
         var moto: LocalHTTPServer
@@ -64,17 +21,7 @@ struct AMIPublisherImportTests {
         var s3: S3Client
 
         /// The EC2 calls the stub received: action, then its fields.
-        var ec2Calls: [(action: String, fields: [String: String])] {
-            let text = (try? String(contentsOfFile: directory + "/ec2.log", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").map { line in
-                var fields: [String: String] = [:]
-                for pair in line.split(separator: "&") {
-                    let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-                    fields[parts[0]] = parts.count > 1 ? parts[1] : ""
-                }
-                return (fields["Action"] ?? "", fields)
-            }
-        }
+        var ec2Calls: [(action: String, fields: [String: String])] { EC2ImportStub.calls(in: directory + "/ec2.log") }
         var actions: [String] { ec2Calls.map(\.action) }
 
         func publisher(_ transport: AMIRecordingTransport) -> AMIPublisher {
@@ -104,9 +51,7 @@ struct AMIPublisherImportTests {
         let directory = NSTemporaryDirectory() + "kiln-import-rig-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Self.stub.write(toFile: directory + "/stub.py", atomically: true, encoding: .utf8)
-        let statesJSON = String(decoding: try JSONSerialization.data(withJSONObject: states), as: UTF8.self)
-        let stub = try await LocalHTTPServer.start("python3", [directory + "/stub.py", "{PORT}", statesJSON, directory + "/ec2.log"])
+        let stub = try await EC2ImportStub.start(states: states, log: directory + "/ec2.log")
         defer { stub.stop() }
         return try await Moto.with { moto in
             let s3 = S3Client(configuration: AWSConfiguration(credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "x"),

@@ -203,9 +203,13 @@ extension AMIPublisher {
         let status: S3Client.BucketStatus
         do {
             status = try await s3.bucketStatus(bucket)
+        } catch is CancellationError {
+            throw KilnError(.cancelled, "interrupted while checking S3 bucket '\(bucket)'; nothing was uploaded")
         } catch {
             throw KilnError(.publish, "cannot check S3 bucket '\(bucket)' in \(region): \(error); nothing was uploaded",
-                            hint: (error as? AWSError).flatMap { Self.importHint(for: $0) }, cause: error)
+                            hint: (error as? AWSError).flatMap {
+                                Self.importHint(for: $0) ?? Self.hint(for: $0, credentials: s3.client.configuration.credentials)
+                            }, cause: error)
         }
         switch status {
         case .reachable:
