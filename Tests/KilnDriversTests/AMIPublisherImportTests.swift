@@ -256,4 +256,67 @@ struct AMIPublisherImportTests {
             #expect(disk.scratchIsEmpty)
         }
     }
+
+    /// The task completes between the last poll and the cancellation: CancelImportTask is refused,
+    /// so the undo takes the image and snapshot the task made and removes them.
+    @Test func aTaskThatCompletedDuringCancellationIsUndone() async throws {
+        let disk = try await TestDisk.make()
+        defer { disk.remove() }
+        try await withRig([["active", "converting"]]) { rig in
+            let refused = AMIFlag()
+            let transport = AMIRecordingTransport { request in
+                if AMIRecordingTransport.isAction(request, "CancelImportTask") {
+                    refused.set()
+                    return HTTPResponse(status: 400, body: Data(("<Response><Errors><Error><Code>IncorrectState</Code>"
+                        + "<Message>The import task is already completed.</Message></Error></Errors></Response>").utf8))
+                }
+                if refused.isSet, AMIRecordingTransport.isAction(request, "DescribeImportImageTasks") {
+                    return HTTPResponse(status: 200, body: Data(("<DescribeImportImageTasksResponse><importImageTaskSet><item>"
+                        + "<importTaskId>import-ami-0123</importTaskId><status>completed</status><imageId>ami-0777</imageId>"
+                        + "<snapshotDetailSet><item><snapshotId>snap-0888</snapshotId></item></snapshotDetailSet>"
+                        + "</item></importImageTaskSet></DescribeImportImageTasksResponse>").utf8))
+                }
+                return nil
+            }
+            let publisher = rig.publisher(transport)
+            let task = Task {
+                try await publisher.publish(disk: disk.qcow2, ami: Self.spec, build: "web", tags: [:], scratch: disk.scratch,
+                                            events: AMIEventLog())
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(60)
+            while !rig.actions.contains("DescribeImportImageTasks") && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            task.cancel()
+            let error = await #expect(throws: KilnError.self) { try await task.value }
+            let message = error?.message ?? ""
+            #expect(error?.code == .cancelled)
+            #expect(message.contains("import task import-ami-0123 had completed"), "\(message)")
+            #expect(message.contains("deregistered image ami-0777"), "\(message)")
+            #expect(message.contains("deleted snapshot snap-0888"), "\(message)")
+            let calls = rig.ec2Calls
+            #expect(calls.first { $0.action == "DeregisterImage" }?.fields["ImageId"] == "ami-0777")
+            #expect(calls.first { $0.action == "DeleteSnapshot" }?.fields["SnapshotId"] == "snap-0888")
+            #expect(!calls.contains { $0.action == "RegisterImage" })
+            let bucketIsEmpty = try await rig.bucketIsEmpty(uploadedKeys(transport))
+            #expect(bucketIsEmpty)
+        }
+    }
+
+    @Test func anUnbootableDiskIsRefusedBeforeTheUpload() async throws {
+        let disk = try await TestDisk.make(partitioned: false)
+        defer { disk.remove() }
+        try await withRig([["completed", ""]]) { rig in
+            let transport = AMIRecordingTransport()
+            let error = await #expect(throws: KilnError.self) {
+                _ = try await rig.publisher(transport).publish(disk: disk.qcow2, ami: Self.spec, build: "web", tags: [:],
+                                                               scratch: disk.scratch, events: AMIEventLog())
+            }
+            #expect(error?.message.contains("no partition table") == true, "\(error?.message ?? "")")
+            #expect(transport.requests.map(\.method) == ["HEAD"])
+            #expect(rig.actions.isEmpty)
+            #expect(disk.scratchIsEmpty)
+        }
+    }
 }

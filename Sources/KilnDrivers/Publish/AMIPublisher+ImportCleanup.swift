@@ -9,7 +9,7 @@ extension AMIPublisher {
     /// delete the snapshot. Returns what it did, for the error.
     static func undoImport(_ created: ImportResources, configuration: AWSConfiguration, transport: any HTTPTransport,
                            build: String, events: any EventSink) async -> String {
-        let notes = await Task.detached { () -> [String] in
+        let (notes, found) = await Task.detached { () -> ([String], ImportResources) in
             let retry = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(500), maxDelay: .seconds(5),
                                     requestTimeout: .seconds(30), deadline: .seconds(60))
             let s3 = S3Client(configuration: configuration, transport: transport, retry: retry)
@@ -59,11 +59,12 @@ extension AMIPublisher {
             if let imported = created.importedImageID {
                 await attempt("deregister image \(imported)", done: "deregistered image \(imported)") { try await ec2.deregisterImage(id: imported) }
             }
-            return notes
+            return (notes, created)
         }.value
-        let rest = await Self.undo(CreatedResources(snapshotID: created.snapshotID, imageID: created.imageID),
+        // `found` may name a snapshot the task made after all (it completed while being cancelled).
+        let rest = await Self.undo(CreatedResources(snapshotID: found.snapshotID, imageID: found.imageID),
                                    configuration: configuration, transport: transport, build: build, events: events)
-        let all = notes + (created.snapshotID != nil || created.imageID != nil ? [rest] : [])
+        let all = notes + (found.snapshotID != nil || found.imageID != nil ? [rest] : [])
         return all.isEmpty ? "nothing was created in AWS" : all.joined(separator: "; ")
     }
 
