@@ -32,7 +32,7 @@ public struct AWSConfigurationError: Error, Sendable, CustomStringConvertible {
 public struct AWSConfiguration: Sendable {
     public var credentials: AWSCredentials
     public var region: String
-    /// Explicit endpoints by service id (`ec2`, `ebs`, `autoscaling`); others use AWS's public endpoints.
+    /// Explicit endpoints by service id (`ec2`, `ebs`, `autoscaling`, `s3`); others use AWS's public endpoints.
     public var endpointOverrides: [String: URL]
 
     public init(credentials: AWSCredentials, region: String, endpointOverrides: [String: URL] = [:]) {
@@ -51,7 +51,7 @@ public struct AWSConfiguration: Sendable {
     /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's. Endpoints: `AWS_ENDPOINT_URL_<SERVICE>`
     /// (see `endpointVariable`), `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
     public static func resolve(environment env: AWSEnvironment = .current, preferredRegion: String? = nil,
-                               services: [String] = ["ec2", "ebs", "autoscaling"]) throws -> AWSConfiguration {
+                               services: [String] = ["ec2", "ebs", "autoscaling", "s3"]) throws -> AWSConfiguration {
         let profileName = env.value("AWS_PROFILE") ?? env.value("AWS_DEFAULT_PROFILE") ?? "default"
         let credentialsPath = env.value("AWS_SHARED_CREDENTIALS_FILE") ?? "\(env.home)/.aws/credentials"
         let configPath = env.value("AWS_CONFIG_FILE") ?? "\(env.home)/.aws/config"

@@ -24,7 +24,22 @@ public struct AWSServiceClient: Sendable {
     /// or `SigV4.unsignedPayload` together with an `X-Amz-Content-SHA256` header).
     public func send(method: String, path: String, query: [(String, String)] = [], headers: [String: String] = [:],
                      body: Data = Data(), payloadHash: String? = nil) async throws -> HTTPResponse {
-        let url = makeURL(path: path, query: query)
+        try await send(method: method, url: makeURL(path: path, query: query), headers: headers, body: body,
+                       payloadHash: payloadHash)
+    }
+
+    /// What an answer means: nil to return it, or the error it carries (retried when retryable).
+    public typealias Outcome = @Sendable (HTTPResponse) -> AWSError?
+
+    /// 2xx is success; anything else is parsed into an `AWSError`.
+    public static let standardOutcome: Outcome = { response in
+        (200..<300).contains(response.status) ? nil
+            : AWSError.parse(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// Sends a request to a full URL (S3 builds its own: virtual-hosted or path-style).
+    public func send(method: String, url: URL, headers: [String: String] = [:], body: Data = Data(),
+                     payloadHash: String? = nil, outcome: Outcome = AWSServiceClient.standardOutcome) async throws -> HTTPResponse {
         let hash = payloadHash ?? SigV4.sha256Hex(body)
         let clock = ContinuousClock()
         let started = clock.now
@@ -39,8 +54,8 @@ public struct AWSServiceClient: Sendable {
             let failure: AWSError
             do {
                 let response = try await transport.send(request, timeout: retry.requestTimeout)
-                if (200..<300).contains(response.status) { return response }
-                failure = AWSError.parse(status: response.status, headers: response.headers, body: response.body)
+                guard let error = outcome(response) else { return response }
+                failure = error
             } catch let error as AWSError {
                 failure = error
             }

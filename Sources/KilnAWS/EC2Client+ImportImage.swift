@@ -17,6 +17,12 @@ extension EC2Client {
         public var status: String
         public var statusMessage: String
         public var description: String { "import task \(taskID) \(status): \(statusMessage)" }
+
+        public init(taskID: String, status: String, statusMessage: String) {
+            self.taskID = taskID
+            self.status = status
+            self.statusMessage = statusMessage
+        }
     }
 
     public struct ImportImageTimedOut: Error, Sendable, Equatable, CustomStringConvertible {
@@ -43,6 +49,14 @@ extension EC2Client {
             throw AWSError(code: "InvalidResponse", message: "ImportImage answered without an importTaskId", httpStatus: 200)
         }
         return id
+    }
+
+    /// CancelImportTask: AWS stops the task and removes what it made so far. Fails when the task
+    /// has already finished (completed, or deleted after a failure).
+    public func cancelImportTask(id: String, reason: String? = nil) async throws {
+        var parameters = [("ImportTaskId", id)]
+        if let reason { parameters.append(("CancelReason", reason)) }
+        _ = try await call("CancelImportTask", parameters)
     }
 
     public func describeImportImageTasks(ids: [String]) async throws -> [ImportImageTask] {

@@ -43,8 +43,9 @@ public enum SigV4 {
         let signedHeaderList = names.joined(separator: ";")
         let canonicalHeaders = names.map { "\($0):\(signed[$0]!.joined(separator: ","))\n" }.joined()
 
+        let path = service == "s3" ? s3CanonicalPath(url) : canonicalPath(url)
         let canonicalRequest = [
-            method.uppercased(), canonicalPath(url), canonicalQuery(url), canonicalHeaders, signedHeaderList, payloadHash,
+            method.uppercased(), path, canonicalQuery(url), canonicalHeaders, signedHeaderList, payloadHash,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(Data(canonicalRequest.utf8))]
@@ -94,6 +95,13 @@ public enum SigV4 {
         }
         let normalized = "/" + segments.joined(separator: "/")
         return URIEncoding.encode(normalized, keepSlash: true)
+    }
+
+    /// S3: the path encoded once, as sent; no dot-segment removal (`a/../b` is a valid key).
+    static func s3CanonicalPath(_ url: URL) -> String {
+        let raw = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedPath ?? ""
+        let decoded = raw.removingPercentEncoding ?? raw
+        return decoded.isEmpty ? "/" : URIEncoding.encode(decoded, keepSlash: true)
     }
 
     static func canonicalQuery(_ url: URL) -> String {

@@ -307,6 +307,8 @@ public struct PublishSpec: Sendable, Equatable {
 public enum AMIArchitecture: String, Sendable, CaseIterable { case x86_64, arm64 }
 public enum AMIBootMode: String, Sendable, CaseIterable { case legacyBIOS = "legacy-bios", uefi }
 public enum AMIVolumeType: String, Sendable, CaseIterable { case gp3, gp2, io1, io2, standard }
+/// The disk format uploaded to S3 for ImportImage (import method).
+public enum AMIImportFormat: String, Sendable, CaseIterable { case vmdk, raw, vhd }
 
 public struct AMISpec: Sendable, Equatable {
     public var region: String?
@@ -334,6 +336,8 @@ public struct AMISpec: Sendable, Equatable {
     public var autoScalingGroup: AutoScalingGroupSpec?
     /// Last: deregister older images of the same family.
     public var retention: RetentionSpec?
+    /// What the import method uploads, default vmdk (streamOptimized: compressed, AWS's preferred).
+    public var importFormat: AMIImportFormat
 
     public init(region: String? = nil, name: String, method: AMIMethod = .direct, bucket: String? = nil,
                 tags: [String: String] = [:], description: String? = nil, architecture: AMIArchitecture = .x86_64,
@@ -342,7 +346,7 @@ public struct AMISpec: Sendable, Equatable {
                 timeout: Duration = .seconds(3600),
                 location: SourceLocation = SourceLocation(file: "", line: 1, column: 1),
                 launchTemplate: LaunchTemplateSpec? = nil, autoScalingGroup: AutoScalingGroupSpec? = nil,
-                retention: RetentionSpec? = nil) {
+                retention: RetentionSpec? = nil, importFormat: AMIImportFormat = .vmdk) {
         self.region = region
         self.name = name
         self.method = method
@@ -361,5 +365,6 @@ public struct AMISpec: Sendable, Equatable {
         self.launchTemplate = launchTemplate
         self.autoScalingGroup = autoScalingGroup
         self.retention = retention
+        self.importFormat = importFormat
     }
 }

@@ -7,7 +7,8 @@ extension Decoding {
         .raw: [], .vdi: [], .vhdx: [], .ova: [],
     ]
     static let amiKeys = ["region", "name", "method", "bucket", "tags", "description", "architecture", "boot_mode",
-                          "root_device_name", "volume_type", "volume_size", "ena_support", "concurrency", "timeout"]
+                          "root_device_name", "volume_type", "volume_size", "ena_support", "concurrency", "timeout",
+                          "import_format"]
         + rolloutAMIKeys
 
     /// `outputs:` — each item a format name, or a mapping of one format name to its options.
@@ -103,6 +104,10 @@ extension Decoding {
             report(bucketEntry.keyNode, bucketEntry.path, "a bucket is used only with method 'import'")
             return nil
         }
+        if method == .direct, let formatEntry = fields["import_format"] {
+            report(formatEntry.keyNode, formatEntry.path, "import_format is used only with method 'import'")
+            return nil
+        }
         var spec = AMISpec(region: region ?? nil, name: name, method: method, bucket: bucket ?? nil, tags: tags,
                            location: location(entry.value))
         let optionsOK = amiOptions(fields, into: &spec)
@@ -127,6 +132,7 @@ extension Decoding {
         take("ena_support", { bool($0) }) { spec.enaSupport = $0 }
         take("concurrency", { integer($0, range: 1...64) }) { spec.concurrency = $0 }
         take("timeout", { duration($0) }) { spec.timeout = $0 }
+        take("import_format", { choice($0, AMIImportFormat.self) }) { spec.importFormat = $0 }
         take("root_device_name", { entry -> String? in
             guard let text = nonEmptyString(entry) else { return nil }
             guard text.range(of: #"^/dev/[a-z][a-z0-9]{2,15}$"#, options: .regularExpression) != nil else {

@@ -72,8 +72,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: home) }
         let config = try resolve(["AWS_ACCESS_KEY_ID": "K", "AWS_SECRET_ACCESS_KEY": "S", "AWS_REGION": "us-east-1",
                                   "AWS_ENDPOINT_URL": "http://127.0.0.1:1000",
-                                  "AWS_ENDPOINT_URL_EBS": "http://127.0.0.1:2000"], home: home)
+                                  "AWS_ENDPOINT_URL_EBS": "http://127.0.0.1:2000",
+                                  "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:3000"], home: home)
         #expect(config.endpoint(for: "ebs").absoluteString == "http://127.0.0.1:2000")
+        #expect(config.endpoint(for: "s3").absoluteString == "http://127.0.0.1:3000")
         #expect(config.endpoint(for: "ec2").absoluteString == "http://127.0.0.1:1000")
         #expect(throws: AWSConfigurationError.self) {
             try resolve(["AWS_ACCESS_KEY_ID": "K", "AWS_SECRET_ACCESS_KEY": "S", "AWS_REGION": "us-east-1",

@@ -108,13 +108,52 @@ import KilnTemplate
         #expect(transport.paths.isEmpty)
     }
 
-    @Test func importMethodIsRefusedClearly() async throws {
-        let publisher = AMIPublisher(environment: AWSEnvironment(variables: [:], home: "/nonexistent"))
-        let error = await #expect(throws: KilnError.self) {
-            _ = try await publisher.publish(disk: "/x", ami: AMISpec(name: "x", method: .import, bucket: "b"), build: "b",
-                                            tags: [:], scratch: NSTemporaryDirectory(), events: NullEventSink())
+    @Test func importChecksTheBucketBeforeTouchingTheDisk() async throws {
+        let transport = AMIRecordingTransport { request in
+            request.method == "HEAD" ? HTTPResponse(status: 404) : HTTPResponse(status: 500)
         }
-        #expect(error?.message.contains("not implemented") == true)
+        let publisher = AMIPublisher(environment: AWSEnvironment(variables: [
+            "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        ], home: "/nonexistent"), transport: transport)
+        let error = await #expect(throws: KilnError.self) {
+            _ = try await publisher.publish(disk: "/nonexistent.qcow2", ami: AMISpec(region: "ap-south-1", name: "x", method: .import,
+                                                                                     bucket: "my-images"),
+                                            build: "b", tags: [:], scratch: NSTemporaryDirectory(), events: NullEventSink())
+        }
+        #expect(error?.message == "S3 bucket 'my-images' does not exist in ap-south-1; nothing was uploaded")
+        #expect(transport.requests.map { "\($0.method) \($0.url.absoluteString)" } == ["HEAD http://127.0.0.1:9/my-images"])
+    }
+
+    @Test func importArgumentsAndKeys() {
+        #expect(AMIPublisher.importConversionArguments(disk: "/w/disk.qcow2", sourceFormat: "qcow2", destination: "/s/a.vmdk",
+                                                       format: .vmdk)
+            == ["convert", "-f", "qcow2", "-O", "vmdk", "-o", "subformat=streamOptimized", "/w/disk.qcow2", "/s/a.vmdk"])
+        #expect(AMIPublisher.importConversionArguments(disk: "/w/disk.qcow2", sourceFormat: "qcow2", destination: "/s/a.raw",
+                                                       format: .raw)
+            == ["convert", "-f", "qcow2", "-O", "raw", "-m", "8", "-W", "/w/disk.qcow2", "/s/a.raw"])
+        #expect(AMIPublisher.importConversionArguments(disk: "/w/disk.qcow2", sourceFormat: "qcow2", destination: "/s/a.vhd",
+                                                       format: .vhd)
+            == ["convert", "-f", "qcow2", "-O", "vpc", "-o", "subformat=dynamic,force_size=on", "-m", "8", "-W",
+                "/w/disk.qcow2", "/s/a.vhd"])
+        #expect(AMIPublisher.headArguments(disk: "/w/d.qcow2", format: "qcow2", destination: "/s/h.raw")
+            == ["dd", "-f", "qcow2", "-O", "raw", "bs=1M", "count=1", "if=/w/d.qcow2", "of=/s/h.raw"])
+        let key = AMIPublisher.importKey(build: "web", format: .vhd)
+        #expect(key.range(of: #"^kiln-import/web-[0-9a-f-]{36}\.vhd$"#, options: .regularExpression) != nil, "\(key)")
+    }
+
+    @Test func importFailuresSayWhatAWSSaid() {
+        let failed = AMIPublisher.importFailure(
+            EC2Client.ImportImageFailed(taskID: "import-ami-1", status: "deleted", statusMessage: "ClientError: No valid partitions."),
+            stage: "importing the image (task import-ami-1)", cleanup: "deleted s3://b/k", credentials: AMIPublisherFailureTests.keys)
+        #expect(failed.message == "AMI import failed: task import-ami-1 deleted: ClientError: No valid partitions. "
+            + "(while importing the image (task import-ami-1); cleanup: deleted s3://b/k)")
+        let role = AMIPublisher.importFailure(
+            AWSError(code: "InvalidParameter", message: "The service role vmimport provided does not exist", httpStatus: 400),
+            stage: "starting the import", cleanup: "deleted s3://b/k", credentials: AMIPublisherFailureTests.keys)
+        #expect(role.hint?.contains("vmimport") == true)
+        let denied = AMIPublisher.importFailure(AWSError(code: "AccessDenied", message: "Access Denied", httpStatus: 403),
+                                                stage: "uploading", cleanup: "", credentials: AMIPublisherFailureTests.keys)
+        #expect(denied.hint?.contains("s3:PutObject") == true)
     }
 
     static let template = """
@@ -150,6 +189,20 @@ import KilnTemplate
         #expect(ami.description == "the web tier")
         #expect(ami.timeout == .seconds(1200))
         #expect(ami.tags == ["team": "web"])
+    }
+
+    @Test func importFormatIsDecodedForImportOnly() throws {
+        let options = LoadOptions(environment: [:], now: Date(), checkFiles: false, workingDirectory: "/tmp")
+        func load(_ ami: String) throws -> AMISpec? {
+            try TemplateLoader.load(text: "builds:\n  - name: web\n    publish: { ami: { name: n, \(ami) } }\n",
+                                    path: "/tmp/t.yaml", options: options).builds.first?.publish?.ami
+        }
+        #expect(try load("method: import, bucket: b").map(\.importFormat) == .vmdk)
+        #expect(try load("method: import, bucket: b, import_format: raw").map(\.importFormat) == .raw)
+        #expect(try load("method: import, bucket: b, import_format: vhd").map(\.importFormat) == .vhd)
+        #expect(throws: TemplateErrors.self) { try load("method: import, bucket: b, import_format: qcow2") }
+        #expect(throws: TemplateErrors.self) { try load("import_format: raw") }
+        #expect(throws: TemplateErrors.self) { try load("method: import") }
     }
 
     @Test func defaultsAndBadValues() throws {

@@ -33,9 +33,12 @@ extension AMIPublisher {
             stage = "uploading the disk to snapshot \(snapshot.id)"
             let uploader = SnapshotUploader(ebs: aws.ebs, concurrency: ami.concurrency)
             let step = self.step, total = blocks.size
+            let clock = ContinuousClock()
+            let started = clock.now
             let statistics = try await uploader.upload(blocks, snapshotID: snapshot.id) { done in
                 events.emit(.progress(build: build, step: step, done: done, total: total))
             }
+            let uploadSeconds = Self.seconds(clock.now - started)
             stage = "completing snapshot \(snapshot.id)"
             try await aws.ebs.completeSnapshot(snapshotID: snapshot.id, changedBlocksCount: statistics.blocksSent)
             stage = "waiting for snapshot \(snapshot.id) to complete"
@@ -55,7 +58,7 @@ extension AMIPublisher {
 
             events.emit(.info(build: build, message: "AMI \(imageID) registered in \(configuration.region): "
                               + "\(statistics.blocksSent) blocks sent, \(statistics.zeroBlocksSkipped + statistics.holeBlocksSkipped) "
-                              + "zero blocks skipped"))
+                              + "zero blocks skipped, uploaded in \(String(format: "%.2f", uploadSeconds)) s"))
             return PublishResult(region: configuration.region, imageID: imageID, snapshotID: snapshot.id, details: [
                 "method": "direct",
                 "bootMode": plan.bootMode.rawValue,

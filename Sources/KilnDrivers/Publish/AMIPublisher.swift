@@ -80,9 +80,14 @@ public struct AMIPublisher: ImagePublisher {
 
     /// The offline checks: a bootable layout, and a volume large enough for the disk.
     func registrationPlan(_ blocks: SparseBlocks, ami: AMISpec) throws -> Plan {
+        try registrationPlan(diskSize: blocks.size, ami: ami) { try blocks.bytes(at: $0, count: $1) }
+    }
+
+    /// The same checks from the disk's size and a reader of its first bytes (`read(offset, count)`).
+    func registrationPlan(diskSize: UInt64, ami: AMISpec, read: (UInt64, Int) throws -> [UInt8]) throws -> Plan {
         let layout: DiskLayout
         do {
-            layout = try DiskLayout.inspect { try blocks.bytes(at: $0, count: $1) }
+            layout = try DiskLayout.inspect(read: read)
         } catch {
             throw KilnError(.publish, "cannot read the disk's partition table: \(error)", cause: error)
         }
@@ -93,7 +98,7 @@ public struct AMIPublisher: ImagePublisher {
             throw KilnError(.publish, "the image cannot boot on EC2: \(problem.message)",
                             hint: "set publish.ami.boot_mode to match the disk (legacy-bios for GRUB on MBR, uefi with an EFI system partition)")
         }
-        let diskGiB = Int((blocks.size + Self.gibibyte - 1) / Self.gibibyte)
+        let diskGiB = Int((diskSize + Self.gibibyte - 1) / Self.gibibyte)
         let volumeGiB = ami.volumeSize.map { Int(($0 + Self.gibibyte - 1) / Self.gibibyte) } ?? max(1, diskGiB)
         guard volumeGiB >= diskGiB else {
             throw KilnError(.publish, "volume_size \(volumeGiB) GiB is smaller than the disk (\(diskGiB) GiB)",
