@@ -13,7 +13,7 @@ struct ChainAndParallelIntegrationTests {
             machine:
               cpus: 1
               memory: 256
-              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet" }
+              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet no_timer_check" }
             seed: credentials
             shutdown: { command: poweroff, timeout: 30s }
             generalize: false

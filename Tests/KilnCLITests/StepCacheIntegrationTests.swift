@@ -16,7 +16,7 @@ struct StepCacheIntegrationTests {
             machine:
               cpus: 1
               memory: 256
-              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet" }
+              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet no_timer_check" }
             seed: credentials
             shutdown: { command: poweroff, timeout: 30s }
             generalize: false
@@ -76,6 +76,28 @@ struct StepCacheIntegrationTests {
         #expect(prune.status == 0 && prune.stdout.contains("removed layer"), "\(prune.combined)")
         #expect(dir.contents("/cache/layers").isEmpty, "\(dir.contents("/cache/layers"))")
         #expect(dir.contents("/work").isEmpty)
+        #expect(try await kilnDomains(build: "cached").isEmpty)
+    }
+
+    /// Two builds with the same steps (so the same keys) racing to store their layers: both
+    /// succeed, each key is stored once, and a rebuild of both comes from the cache.
+    @Test func concurrentBuildsShareTheCacheSafely() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let parts = Self.template.components(separatedBy: "builds:\n")
+        let twins = parts[0] + "builds:\n" + parts[1] + "\n" + parts[1].replacingOccurrences(of: "name: cached", with: "name: twin")
+        let path = dir.path + "/twins.yaml"
+        try Data(twins.utf8).write(to: URL(fileURLWithPath: path))
+
+        let first = try await kiln(dir, ["build", path, "--parallel", "2"])
+        #expect(first.status == 0, "\(first.combined)")
+        let layers = dir.contents("/cache/layers").filter { $0.hasSuffix(".qcow2") }
+        #expect(layers.count == 4, "\(layers)")   // three steps and the finished disk, once each
+        let again = try await kiln(dir, ["build", path, "--parallel", "2", "--force"])
+        #expect(again.status == 0, "\(again.combined)")
+        #expect(again.stdout.components(separatedBy: "only the outputs are made").count == 3, "\(again.stdout)")
+        #expect(dir.contents("/work").isEmpty)
+        #expect(try await kilnDomains(build: "twin").isEmpty)
         #expect(try await kilnDomains(build: "cached").isEmpty)
     }
 }

@@ -39,6 +39,7 @@ public struct StepLayerInventory: Sendable {
     /// Removes broken layers always, and those last used before `olderThan` ago (or all with `all`).
     @discardableResult
     public func prune(olderThan: Duration?, all: Bool) -> [LayerEntry] {
+        removeAbandonedTemporaries()
         let cutoff = olderThan.map { Date().addingTimeInterval(-$0.seconds) }
         return remove { entry in all || entry.broken || cutoff.map { entry.lastUsed < $0 } ?? false }
     }
@@ -85,6 +86,23 @@ public struct StepLayerInventory: Sendable {
             }
         }
         return removed
+    }
+
+    /// `.tmp-<key>-<pid>-<n>.qcow2` and `<key>.json.new-<pid>` of stores whose process is gone (killed mid-store).
+    func removeAbandonedTemporaries() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? [] {
+            let pid: Int32?
+            if name.hasPrefix(".tmp-") {
+                let parts = name.dropFirst(5).split(separator: "-")
+                pid = parts.count >= 3 ? Int32(parts[parts.count - 2]) : nil
+            } else if let range = name.range(of: ".json.new-") {
+                pid = Int32(name[range.upperBound...])
+            } else {
+                continue
+            }
+            guard let pid, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(store.directory + "/" + name)
+        }
     }
 
     private func isHeld(_ path: String) -> Bool {
