@@ -183,6 +183,42 @@ struct FaultIntegrationTests {
         #expect(try await kilnDomains(build: "fault").isEmpty)
     }
 
+    /// The tiny guest's root is a 63 MiB ext4 filesystem (/tmp is a tmpfs, so scripts still upload).
+    @Test func guestDiskFullInAShellProvisionerShowsItsStatusAndLastLines() async throws {
+        let run = try await build(Self.template(provisioners: """
+              - shell: |
+                  echo filling the guest disk
+                  dd if=/dev/zero of=/fill bs=1M
+                  echo never reached
+              - shell: echo never run
+        """))
+        defer { run.dir.remove() }
+        let stderr = run.output.stderr
+        #expect(run.output.status == 1, "\(run.output.combined)")
+        #expect(stderr.contains("exited with status 1"), "\(stderr)")
+        #expect(stderr.contains("last lines of its output:"), "\(stderr)")
+        #expect(stderr.contains("| filling the guest disk"), "\(stderr)")
+        #expect(stderr.contains("No space left on device"), "\(stderr)")
+        #expect(!run.output.stdout.contains("never r"), "the build went on after the failure")
+        try await expectNothingLeft(run, "guest disk full")
+    }
+
+    @Test func uploadToAFullGuestDiskNamesTheFileAndTheReason() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try Data(repeating: 0x6B, count: 1 << 20).write(to: URL(fileURLWithPath: dir.path + "/blob"))
+        let run = try await build(Self.template(provisioners: """
+              - shell: dd if=/dev/zero of=/fill bs=1M || df /
+              - file: { source: \(dir.path)/blob, destination: /opt/blob }
+        """))
+        defer { run.dir.remove() }
+        let stderr = run.output.stderr
+        #expect(run.output.status == 1, "\(run.output.combined)")
+        #expect(stderr.contains("/opt/blob"), "\(stderr)")
+        #expect(stderr.contains("No space left on device"), "\(stderr)")
+        try await expectNothingLeft(run, "upload to a full disk")
+    }
+
     @Test func fourBuildsOfOneTemplateAtOnceAllSucceed() async throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
