@@ -57,7 +57,9 @@ import Testing
         let inside = try FileUploadPlan.make(FileUpload(source: root + "/site/", destination: "/srv", isDirectory: true))
         #expect(inside.files.map(\.guest) == ["/srv/inside", "/srv/sub/a.txt"])
 
-        for (name, target) in [("up", "../private.key"), ("absolute", "/etc/hostname"), ("dir", "/etc"), ("dangling", "/nonexistent")] {
+        // Out of the source, dangling, or a directory (its contents would not be listed: refused rather than left empty).
+        for (name, target) in [("up", "../private.key"), ("absolute", "/etc/hostname"), ("dir", "/etc"), ("dangling", "/nonexistent"),
+                               ("inside-dir", "sub")] {
             try fm.createSymbolicLink(atPath: root + "/site/" + name, withDestinationPath: target)
             let error = #expect(throws: KilnError.self) {
                 try FileUploadPlan.make(FileUpload(source: root + "/site/", destination: "/srv", isDirectory: true))

@@ -64,6 +64,11 @@ public struct FileUploadPlan: Sendable, Equatable {
                     throw KilnError(.provisioner, "refusing to upload \(host): it is a symbolic link to \(target), outside \(upload.source)",
                                     hint: "copy the file into the directory, or upload it with a file provisioner of its own")
                 }
+                var targetIsDirectory: ObjCBool = false
+                if fm.fileExists(atPath: target, isDirectory: &targetIsDirectory), targetIsDirectory.boolValue {
+                    throw KilnError(.provisioner, "cannot upload \(host): it is a symbolic link to the directory \(target), and links to directories are not followed",
+                                    hint: "replace the link with the directory, or upload \(target) with a file provisioner of its own")
+                }
             }
             var entryIsDirectory: ObjCBool = false
             fm.fileExists(atPath: host, isDirectory: &entryIsDirectory)
