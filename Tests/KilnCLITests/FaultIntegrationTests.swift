@@ -42,7 +42,7 @@ struct FaultIntegrationTests {
     }
 
     func expectNothingLeft(_ run: Run, _ comment: String) async throws {
-        #expect(try await kilnDomains(build: "fault").isEmpty, "domain left: \(comment)")
+        #expect(try await kilnDomains(build: "fault", under: run.dir.path).isEmpty, "domain left: \(comment)")
         #expect(run.dir.contents("/work").isEmpty, "work directory left: \(comment)")
         #expect(!run.dir.contents().contains("out"), "output left: \(comment)")
         #expect(!run.dir.contents().contains { $0.hasPrefix(".out.kiln-") }, "staging left: \(comment)")
@@ -79,7 +79,7 @@ struct FaultIntegrationTests {
         #expect(written.stdout == "provisioned by kiln\n", "\(written.combined)")
         let uploaded = try await runTool("/usr/bin/virt-cat", ["-a", out + "/tiny.vhdx", "/opt/kiln/sub/tool.sh"])
         #expect(uploaded.stdout.contains("echo tool"), "\(uploaded.combined)")
-        #expect(try await kilnDomains(build: "tiny").isEmpty)
+        #expect(try await kilnDomains(build: "tiny", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
     }
 
@@ -117,7 +117,7 @@ struct FaultIntegrationTests {
             #expect(boot.status == 0, "\(file): \(boot.combined)")
             #expect(boot.stdout.contains("written offline"), "\(file): \(boot.stdout)")
         }
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
     }
 
@@ -180,7 +180,7 @@ struct FaultIntegrationTests {
         #expect(result.stderr.contains("No space left"), "\(result.stderr)")
         #expect(leftovers.isEmpty, "partial artifacts on the full disk: \(leftovers)")
         #expect(dir.contents("/work").isEmpty)
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
     }
 
     /// The tiny guest's root is a 63 MiB ext4 filesystem (/tmp is a tmpfs, so scripts still upload).
@@ -239,6 +239,6 @@ struct FaultIntegrationTests {
         #expect(Set(ports).count == 4, "forwarded ports collided: \(ports)")
         for index in 1...4 { #expect(dir.contents("/out\(index)").contains("fault.qcow2")) }
         #expect(dir.contents("/work").isEmpty)
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
     }
 }

@@ -35,7 +35,7 @@ struct SecurityIntegrationTests {
     }
 
     func expectNothingLeft(_ dir: TempDirectory, _ comment: String) async throws {
-        #expect(try await kilnDomains(build: "secure").isEmpty, "domain left: \(comment)")
+        #expect(try await kilnDomains(build: "secure", under: dir.path).isEmpty, "domain left: \(comment)")
         #expect(dir.contents("/work").isEmpty, "work directory left: \(comment)")
     }
 
@@ -137,7 +137,7 @@ struct SecurityIntegrationTests {
         let sshPort = build.stdoutSoFar.range(of: #"127\.0\.0\.1:[0-9]+ answered"#, options: .regularExpression)
             .map { build.stdoutSoFar[$0].dropFirst(10).prefix { $0.isNumber } }.flatMap { Int($0) }
 
-        let domain = try #require(try await kilnDomains(build: "secure").first)
+        let domain = try #require(try await kilnDomains(build: "secure", under: dir.path).first)
         let xml = try await runTool("/usr/bin/virsh", ["-c", "qemu:///system", "dumpxml", domain]).stdout
         #expect(xml.contains("hostfwd=tcp:127.0.0.1:"), "\(xml)")
         #expect(!xml.contains("<graphics"), "the domain has a graphical console: \(xml)")
