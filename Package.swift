@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS", "KilnTestSupport"]),
         .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
         // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
-        .testTarget(name: "KilnCLITests"),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

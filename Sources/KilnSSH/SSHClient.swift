@@ -117,7 +117,11 @@ public final class SSHClient: Sendable {
                 throw Self.sessionError(error)
             }
         } onCancel: {
+            // Do not wait for the server's half of the close: dropbear sends it only once the
+            // command has exited, which may be never. A later completion of these is ignored.
             session.close(promise: nil)
+            started.fail(CancellationError())
+            finished.fail(CancellationError())
         }
     }
 

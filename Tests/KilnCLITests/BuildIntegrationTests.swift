@@ -18,7 +18,7 @@ struct BuildIntegrationTests {
                                        environment: environment(dir))
         #expect(output.status == 0, "\(output.combined)")
         #expect(output.stdout.contains("accelerator: "))
-        #expect(try await kilnDomains(build: "debian").isEmpty)
+        #expect(try await kilnDomains(build: "debian", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty, "work directory left: \(dir.contents("/work"))")
         #expect(dir.contents() == ["debian", "work"], "\(dir.contents())")
         #expect(dir.contents("/debian") == ["SHA256SUMS", "debian.qcow2", "debian.vdi", "debian.vmdk", "manifest.json"])
@@ -60,7 +60,7 @@ struct BuildIntegrationTests {
                                        environment: environment(dir))
         #expect(output.status == 0, "\(output.combined)")
         #expect(output.stdout.contains("second boot confirmed"))
-        #expect(try await kilnDomains(build: "reboot").isEmpty)
+        #expect(try await kilnDomains(build: "reboot", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
     }
 
@@ -73,7 +73,7 @@ struct BuildIntegrationTests {
         #expect(output.stderr.contains("exited with status 3"), "\(output.stderr)")
         #expect(output.stderr.contains("failing.yaml:"))
         #expect(output.stderr.contains("about to fail"))
-        #expect(try await kilnDomains(build: "failing").isEmpty)
+        #expect(try await kilnDomains(build: "failing", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
         #expect(!dir.contents().contains("out"))
     }
@@ -99,12 +99,12 @@ struct BuildIntegrationTests {
                                        environment: environment(dir))
         let reached = await build.waitForOutput(containing: "wait for ssh", timeout: .seconds(300))
         #expect(reached, "the build never reached wait for ssh: \(build.stdoutSoFar)")
-        #expect(try await kilnDomains(build: "debian").count == 1)
+        #expect(try await kilnDomains(build: "debian", under: dir.path).count == 1)
         build.signal(signal)
         let output = await build.wait(timeout: .seconds(120))
         #expect(output.status == 130, "\(output.combined)")
         #expect(output.stderr.contains("interrupted"))
-        #expect(try await kilnDomains(build: "debian").isEmpty)
+        #expect(try await kilnDomains(build: "debian", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
         #expect(!dir.contents().contains("out"))
     }
@@ -123,6 +123,6 @@ struct BuildIntegrationTests {
         #expect(dir.contents("/work").isEmpty)
         // libvirt destroys the domain when the killed process's connection closes (autodestroy).
         try await Task.sleep(for: .seconds(2))
-        #expect(try await kilnDomains(build: "debian").isEmpty)
+        #expect(try await kilnDomains(build: "debian", under: dir.path).isEmpty)
     }
 }

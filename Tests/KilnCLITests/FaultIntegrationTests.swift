@@ -42,7 +42,7 @@ struct FaultIntegrationTests {
     }
 
     func expectNothingLeft(_ run: Run, _ comment: String) async throws {
-        #expect(try await kilnDomains(build: "fault").isEmpty, "domain left: \(comment)")
+        #expect(try await kilnDomains(build: "fault", under: run.dir.path).isEmpty, "domain left: \(comment)")
         #expect(run.dir.contents("/work").isEmpty, "work directory left: \(comment)")
         #expect(!run.dir.contents().contains("out"), "output left: \(comment)")
         #expect(!run.dir.contents().contains { $0.hasPrefix(".out.kiln-") }, "staging left: \(comment)")
@@ -79,7 +79,7 @@ struct FaultIntegrationTests {
         #expect(written.stdout == "provisioned by kiln\n", "\(written.combined)")
         let uploaded = try await runTool("/usr/bin/virt-cat", ["-a", out + "/tiny.vhdx", "/opt/kiln/sub/tool.sh"])
         #expect(uploaded.stdout.contains("echo tool"), "\(uploaded.combined)")
-        #expect(try await kilnDomains(build: "tiny").isEmpty)
+        #expect(try await kilnDomains(build: "tiny", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
     }
 
@@ -117,7 +117,7 @@ struct FaultIntegrationTests {
             #expect(boot.status == 0, "\(file): \(boot.combined)")
             #expect(boot.stdout.contains("written offline"), "\(file): \(boot.stdout)")
         }
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
         #expect(dir.contents("/work").isEmpty)
     }
 
@@ -180,7 +180,43 @@ struct FaultIntegrationTests {
         #expect(result.stderr.contains("No space left"), "\(result.stderr)")
         #expect(leftovers.isEmpty, "partial artifacts on the full disk: \(leftovers)")
         #expect(dir.contents("/work").isEmpty)
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
+    }
+
+    /// The tiny guest's root is a 63 MiB ext4 filesystem (/tmp is a tmpfs, so scripts still upload).
+    @Test func guestDiskFullInAShellProvisionerShowsItsStatusAndLastLines() async throws {
+        let run = try await build(Self.template(provisioners: """
+              - shell: |
+                  echo filling the guest disk
+                  dd if=/dev/zero of=/fill bs=1M
+                  echo never reached
+              - shell: echo never run
+        """))
+        defer { run.dir.remove() }
+        let stderr = run.output.stderr
+        #expect(run.output.status == 1, "\(run.output.combined)")
+        #expect(stderr.contains("exited with status 1"), "\(stderr)")
+        #expect(stderr.contains("last lines of its output:"), "\(stderr)")
+        #expect(stderr.contains("| filling the guest disk"), "\(stderr)")
+        #expect(stderr.contains("No space left on device"), "\(stderr)")
+        #expect(!run.output.stdout.contains("never r"), "the build went on after the failure")
+        try await expectNothingLeft(run, "guest disk full")
+    }
+
+    @Test func uploadToAFullGuestDiskNamesTheFileAndTheReason() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try Data(repeating: 0x6B, count: 1 << 20).write(to: URL(fileURLWithPath: dir.path + "/blob"))
+        let run = try await build(Self.template(provisioners: """
+              - shell: dd if=/dev/zero of=/fill bs=1M || df /
+              - file: { source: \(dir.path)/blob, destination: /opt/blob }
+        """))
+        defer { run.dir.remove() }
+        let stderr = run.output.stderr
+        #expect(run.output.status == 1, "\(run.output.combined)")
+        #expect(stderr.contains("/opt/blob"), "\(stderr)")
+        #expect(stderr.contains("No space left on device"), "\(stderr)")
+        try await expectNothingLeft(run, "upload to a full disk")
     }
 
     @Test func fourBuildsOfOneTemplateAtOnceAllSucceed() async throws {
@@ -203,6 +239,6 @@ struct FaultIntegrationTests {
         #expect(Set(ports).count == 4, "forwarded ports collided: \(ports)")
         for index in 1...4 { #expect(dir.contents("/out\(index)").contains("fault.qcow2")) }
         #expect(dir.contents("/work").isEmpty)
-        #expect(try await kilnDomains(build: "fault").isEmpty)
+        #expect(try await kilnDomains(build: "fault", under: dir.path).isEmpty)
     }
 }

@@ -94,11 +94,21 @@ func runTool(_ executable: String, _ arguments: [String]) async throws -> Proces
 }
 
 /// Kiln's libvirt domains currently defined (the tests must leave none), optionally only those of
-/// one build name, so that another kiln run on the machine does not disturb the check.
-func kilnDomains(build: String? = nil) async throws -> [String] {
+/// one build name, or only those whose work directory is under `under` (a test's own directory),
+/// so that other kiln runs on the machine, the same tests of another checkout included, do not
+/// disturb the check.
+func kilnDomains(build: String? = nil, under directory: String? = nil) async throws -> [String] {
     let output = try await runTool("/usr/bin/virsh", ["-c", "qemu:///system", "list", "--all", "--name"])
     let prefix = build.map { "kiln-\($0)-" } ?? "kiln-"
-    return output.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    let names = output.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    guard let directory else { return names }
+    var mine: [String] = []
+    for name in names {
+        let xml = try await runTool("/usr/bin/virsh", ["-c", "qemu:///system", "dumpxml", name]).stdout
+        // A domain that vanished between the two calls has no XML: it is gone, not ours.
+        if xml.contains("<kiln:workdir>\(directory)/") { mine.append(name) }
+    }
+    return mine
 }
 
 /// A temporary directory for one test's outputs and work, removed afterwards.

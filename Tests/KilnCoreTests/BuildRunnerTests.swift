@@ -242,6 +242,43 @@ func run(_ template: Template, world: FakeWorld, sandbox: Sandbox, force: Bool =
         #expect(!events.text.contains("hunter2-secret"))
     }
 
+    @Test func secretsAreMaskedInStepTitlesTimingsAndTheManifest() async throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let events = EventRecorder()
+        // The file provisioner's title quotes its destination, and with it the secret.
+        let template = try sandbox.template(#"      - file: { source: /etc/hostname, destination: "/tmp/${var.pw}" }"#,
+                                            extra: "variables:\n  pw: { sensitive: true }", secrets: [("pw", "hunter2-secret")])
+        let result = try await run(template, world: FakeWorld(), sandbox: sandbox, events: events)
+        #expect(!events.text.contains("hunter2-secret"))
+        #expect(events.text.contains("/tmp/<sensitive>"))
+        #expect(!result.timings.map(\.step).joined().contains("hunter2-secret"))
+        let manifest = try String(contentsOfFile: sandbox.output + "/manifest.json", encoding: .utf8)
+        #expect(!manifest.contains("hunter2-secret"))
+        #expect(manifest.contains("/tmp/<sensitive>"))
+    }
+
+    @Test func secretsAreMaskedInTheErrorTheBuildThrows() async throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let world = FakeWorld()
+        world.commandExitStatus = 3
+        // The failure message names the script, whose path holds the secret.
+        let template = try sandbox.template("      - script: /fake/${var.pw}.sh", extra: "variables:\n  pw: { sensitive: true }",
+                                            secrets: [("pw", "hunter2-secret")])
+        let error = await #expect(throws: KilnError.self) {
+            _ = try await run(template, world: world, sandbox: sandbox)
+        }
+        #expect(error?.description.contains("exited with status 3") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("hunter2-secret") == false, "\(String(describing: error))")
+    }
+
+    @Test func redactorMasksTheJSONEscapedFormToo() {
+        let redact = Redactor(["pa\"ss\\word"])
+        #expect(redact(#"{"x": "pa\"ss\\word"}"#) == #"{"x": "<sensitive>"}"#)
+        #expect(redact(#"raw pa"ss\word"#) == "raw <sensitive>")
+    }
+
     private func successJournal() async throws -> [String] {
         let sandbox = try Sandbox()
         defer { sandbox.remove() }

@@ -51,6 +51,29 @@ import Testing
         #expect(single.files.map(\.guest) == ["/srv/index.html"])
     }
 
+    @Test func fileUploadFollowsLinksInsideTheSourceAndRefusesLinksLeadingOut() throws {
+        let root = NSTemporaryDirectory() + "kiln-upload-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/site/sub", withIntermediateDirectories: true)
+        try Data("a".utf8).write(to: URL(fileURLWithPath: root + "/site/sub/a.txt"))
+        try Data("secret".utf8).write(to: URL(fileURLWithPath: root + "/private.key"))
+        try fm.createSymbolicLink(atPath: root + "/site/inside", withDestinationPath: "sub/a.txt")
+        let inside = try FileUploadPlan.make(FileUpload(source: root + "/site/", destination: "/srv", isDirectory: true))
+        #expect(inside.files.map(\.guest) == ["/srv/inside", "/srv/sub/a.txt"])
+
+        // Out of the source, dangling, or a directory (its contents would not be listed: refused rather than left empty).
+        for (name, target) in [("up", "../private.key"), ("absolute", "/etc/hostname"), ("dir", "/etc"), ("dangling", "/nonexistent"),
+                               ("inside-dir", "sub")] {
+            try fm.createSymbolicLink(atPath: root + "/site/" + name, withDestinationPath: target)
+            let error = #expect(throws: KilnError.self) {
+                try FileUploadPlan.make(FileUpload(source: root + "/site/", destination: "/srv", isDirectory: true))
+            }
+            #expect(error?.message.contains(root + "/site/" + name) == true, "\(name): \(String(describing: error))")
+            try fm.removeItem(atPath: root + "/site/" + name)
+        }
+    }
+
     @Test func redactorMasksLongestSecretFirst() {
         let redact = Redactor(["abc", "abcdef"])
         #expect(redact("x abcdef y abc") == "x <sensitive> y <sensitive>")

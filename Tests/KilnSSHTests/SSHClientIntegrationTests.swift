@@ -174,6 +174,23 @@ struct SSHClientIntegrationTests {
         #expect(ContinuousClock.now - start < .seconds(3))
     }
 
+    @Test func cancellingARunningCommandReturnsWithoutWaitingForIt() async throws {
+        try await SSHServerFixture.withSSHServer { server in
+            let client = try await server.connect()
+            defer { Task { await client.close() } }
+            let output = OutputRecorder()
+            let run = Task { try await client.run(command: "echo started; sleep 40", onOutput: output.callback) }
+            for _ in 0..<200 where output.text(.stdout).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(output.text(.stdout) == "started\n")
+            run.cancel()
+            // A server may answer the channel close only once the command exits: the client must not wait for that.
+            await #expect(throws: CancellationError.self) {
+                try await withDeadline(seconds: 10) { try await run.value }
+            }
+            #expect(try await client.run(command: "true") == 0, "the connection should still serve commands")
+        }
+    }
+
     @Test func reportsADroppedConnectionAsDisconnected() async throws {
         try await SSHServerFixture.withSSHServer { server in
             let client = try await server.connect()

@@ -22,8 +22,12 @@ public struct BuildRunner: Sendable {
         self.drivers = drivers
         self.options = options
         self.template = template
-        self.events = RedactingEventSink(events, redactor: Redactor(template.secrets))
+        self.redact = Redactor(template.secrets)
+        self.events = RedactingEventSink(events, redactor: redact)
     }
+
+    /// Masks sensitive values in what leaves the runner: events, step names in timings, the error.
+    private let redact: Redactor
 
     public func run(_ plan: BuildPlan) async throws -> BuildResult {
         let cleanup = CleanupStack()
@@ -44,20 +48,21 @@ public struct BuildRunner: Sendable {
                 index += 1
                 try Task.checkCancellation()
                 if case .export = step { await context.storeFinalLayer(&state) }
-                events.emit(.stepStarted(build: name, step: step.name))
+                let stepName = redact(step.name)
+                events.emit(.stepStarted(build: name, step: stepName))
                 let stepStart = ContinuousClock.now
                 do {
                     try await context.run(step, &state)
                     try Task.checkCancellation()
                 } catch {
                     let seconds = (ContinuousClock.now - stepStart).seconds
-                    let wrapped = KilnError.wrap(error, as: .internal, "\(step.name) failed")
-                    events.emit(.stepFailed(build: name, step: step.name, seconds: seconds, error: wrapped.message))
+                    let wrapped = KilnError.wrap(error, as: .internal, "\(stepName) failed")
+                    events.emit(.stepFailed(build: name, step: stepName, seconds: seconds, error: wrapped.message))
                     throw wrapped
                 }
                 let seconds = (ContinuousClock.now - stepStart).seconds
-                state.timings.append(StepTiming(step: step.name, seconds: seconds))
-                events.emit(.stepFinished(build: name, step: step.name, seconds: seconds))
+                state.timings.append(StepTiming(step: stepName, seconds: seconds))
+                events.emit(.stepFinished(build: name, step: stepName, seconds: seconds))
                 switch step {
                 case .resolveBase:
                     let rest = await context.resumeFromStepCache(&state)
@@ -74,7 +79,7 @@ public struct BuildRunner: Sendable {
                 }
             }
         } catch {
-            failure = KilnError.wrap(error, as: .internal, "build \(name) failed")
+            failure = redact(KilnError.wrap(error, as: .internal, "build \(name) failed"))
         }
 
         if let failure = failure as? KilnError, failure.code != .cancelled, options.onError == .abort,

@@ -32,7 +32,7 @@ public enum PlanDescription {
             }
             out.append("  steps:")
             for (index, step) in plan.steps.enumerated() {
-                out.append("    \(index + 1). \(redact(describe(step)))")
+                out.append("    \(index + 1). \(describe(step))")
             }
             if build.generalize.enabled {
                 out.append("  generalize:")
@@ -47,11 +47,12 @@ public enum PlanDescription {
             out.append("    - SHA256SUMS, manifest.json")
             out.append("  output directory: \(build.outputDirectory)")
             if let ami = build.publish?.ami {
-                out.append("  publish: AMI \"\(redact(ami.name))\" in \(ami.region ?? "the default region") (\(ami.method.rawValue))")
-                out += rolloutLines(ami).map { "    " + redact($0) }
+                out.append("  publish: AMI \"\(ami.name)\" in \(ami.region ?? "the default region") (\(ami.method.rawValue))")
+                out += rolloutLines(ami).map { "    " + $0 }
             }
         }
-        return out.joined(separator: "\n") + "\n"
+        // Masked as a whole: any line can quote a template value (a path, a URL, a title).
+        return redact(out.joined(separator: "\n") + "\n")
     }
 
     static func describe(_ source: SourceSpec) -> String {

@@ -26,7 +26,9 @@ extension StepContext {
             artifactID: state.published.map { "\($0.region):\($0.imageID)" } ?? state.artifacts.first.map { build.outputDirectory + "/" + $0.name } ?? "",
             packerRunUUID: runID, customData: [:], kiln: details)
         let manifest = Manifest(builds: [entry], lastRunUUID: runID)
-        try manifest.encoded().write(to: URL(fileURLWithPath: staging + "/manifest.json"))
+        // Masked as a whole: a base URL, a step title or an AMI detail can quote a sensitive value.
+        let json = Redactor(template.secrets)(String(decoding: try manifest.encoded(), as: UTF8.self))
+        try Data(json.utf8).write(to: URL(fileURLWithPath: staging + "/manifest.json"))
         try OutputDirectory.publish(staging: staging, to: build.outputDirectory, replace: options.force, id: state.id)
         state.stagingDirectory = ""
         info("outputs in \(build.outputDirectory)")

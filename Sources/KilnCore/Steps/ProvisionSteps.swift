@@ -30,7 +30,11 @@ extension StepContext {
         case .shell(let step):
             try await runShell(step, spec: spec, shell: shell, state: state)
         case .file(let upload):
-            try await uploadFiles(upload, shell: shell)
+            do {
+                try await uploadFiles(upload, shell: shell)
+            } catch let error as KilnError where error.code != .cancelled {
+                throw KilnError(error.code, "\(spec.location): \(spec.title): \(error.message)", hint: error.hint, cause: error.cause)
+            }
         case .reboot(let timeout):
             try await reboot(timeout: timeout, spec: spec, &state)
         default:
@@ -97,8 +101,12 @@ extension StepContext {
         let plan = try FileUploadPlan.make(upload)
         if !plan.directories.isEmpty {
             let dirs = plan.directories.map(ShellCommand.quote).joined(separator: " ")
-            let status = try await shell.run("mkdir -p \(dirs)") { _, _ in }
-            guard status == 0 else { throw KilnError(.provisioner, "cannot create directories in the guest: \(dirs)") }
+            let tail = OutputTail(limit: 20)
+            let status = try await shell.run("mkdir -p \(dirs)") { _, line in tail.append(line) }
+            guard status == 0 else {
+                throw KilnError(.provisioner, "cannot create directories in the guest: \(dirs) (mkdir exited with status \(status))"
+                                + tail.lines.map { "\n  | " + $0 }.joined())
+            }
         }
         info("uploading \(plan.files.count) file(s) to \(upload.destination)")
         try await withThrowingTaskGroup(of: Void.self) { group in

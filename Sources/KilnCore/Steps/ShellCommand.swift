@@ -51,9 +51,25 @@ public struct FileUploadPlan: Sendable, Equatable {
         var directories = [root.isEmpty ? "/" : root]
         var files: [(String, String)] = []
         let base = trimSlash(upload.source)
+        let realBase = realPath(base) ?? base
         let entries = (fm.enumerator(atPath: base)?.allObjects as? [String] ?? []).sorted()
         for relative in entries {
             let host = base + "/" + relative
+            // A link is followed only inside the source: one leading out would copy other host files into the image.
+            if (try? fm.destinationOfSymbolicLink(atPath: host)) != nil {
+                guard let target = realPath(host) else {
+                    throw KilnError(.provisioner, "cannot upload \(host): it is a symbolic link to nothing")
+                }
+                guard target == realBase || target.hasPrefix(realBase + "/") else {
+                    throw KilnError(.provisioner, "refusing to upload \(host): it is a symbolic link to \(target), outside \(upload.source)",
+                                    hint: "copy the file into the directory, or upload it with a file provisioner of its own")
+                }
+                var targetIsDirectory: ObjCBool = false
+                if fm.fileExists(atPath: target, isDirectory: &targetIsDirectory), targetIsDirectory.boolValue {
+                    throw KilnError(.provisioner, "cannot upload \(host): it is a symbolic link to the directory \(target), and links to directories are not followed",
+                                    hint: "replace the link with the directory, or upload \(target) with a file provisioner of its own")
+                }
+            }
             var entryIsDirectory: ObjCBool = false
             fm.fileExists(atPath: host, isDirectory: &entryIsDirectory)
             if entryIsDirectory.boolValue {
@@ -63,6 +79,12 @@ public struct FileUploadPlan: Sendable, Equatable {
             }
         }
         return FileUploadPlan(directories: directories, files: files)
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private static func trimSlash(_ path: String) -> String {

@@ -57,9 +57,11 @@ struct BuildCommand: AsyncParsableCommand {
 
         let work = Task<Void, any Error> {
             let janitor = await Janitor.clean(hypervisor: DriverFactory.hypervisor(uri: "qemu:///system"), workRoot: options.workRoot)
-            for line in janitor.removed { renderer.line("kiln: cleaned up after an earlier killed run: \(line)") }
+            for line in janitor.removed {
+                renderer.line("kiln: cleaned up after an earlier killed run: \(line)", toStandardError: renderer.isJSON)
+            }
             if parallel > 1, nodes.count > 1 {
-                renderer.line("kiln: \(nodes.count) builds, up to \(parallel) at once")
+                renderer.line("kiln: \(nodes.count) builds, up to \(parallel) at once", toStandardError: renderer.isJSON)
             }
             let queued = nodes.map { QueuedBuild(id: $0.id, after: $0.parent, memoryMiB: $0.memoryMiB) }
             try await BuildQueue.run(queued, parallel: parallel, memoryBudgetMiB: BuildQueue.hostMemoryBudgetMiB(),
@@ -131,6 +133,15 @@ struct BuildCommand: AsyncParsableCommand {
         var worst: ExitCode?
         for (name, result) in results {
             switch result {
+            case .success(let build) where renderer.isJSON:
+                // --json keeps stdout one JSON object per line, the summary included.
+                var summary: [String: Any] = [
+                    "event": "build_finished", "build": name, "output_directory": build.outputDirectory,
+                    "artifacts": build.artifacts.map { ["name": $0.name, "size": $0.size, "sha256": $0.sha256] as [String: Any] },
+                ]
+                if let total = build.timings.last { summary["seconds"] = total.seconds }
+                if let accelerator = build.accelerator { summary["accelerator"] = accelerator.rawValue }
+                renderer.json(summary)
             case .success(let build):
                 let total = build.timings.last.map { String(format: "%.1f s", $0.seconds) } ?? "?"
                 renderer.line("==> \(name): finished in \(total)" + (build.accelerator.map { " (\($0.rawValue))" } ?? "")

@@ -113,6 +113,17 @@ final class ConsoleRenderer: EventSink, @unchecked Sendable {
             object.merge(["event": "cleanup", "build": build, "action": action]) { $1 }
             if let error { object["error"] = error }
         }
+        writeJSONLine(object)
+    }
+
+    var isJSON: Bool { mode == .json }
+
+    /// One JSON object outside the event stream (a build's summary), stamped like the events.
+    func json(_ fields: [String: Any]) {
+        lock.withLock { writeJSONLine(fields.merging(["time": timestamp.string(from: Date())]) { $1 }) }
+    }
+
+    private func writeJSONLine(_ object: [String: Any]) {
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
