@@ -28,19 +28,29 @@ struct BuildCommand: AsyncParsableCommand {
             completion: .directory)
     var outputDir: String?
 
+    @Option(name: .customLong("connect"),
+            help: ArgumentHelp("libvirt URI to run the builds on, instead of machine.connect (e.g. qemu+tcp://host/system). "
+                               + "Repeatable: the builds are spread over the targets round-robin.", valueName: "uri"))
+    var connect: [String] = []
+
     func run() async throws {
         let loaded = try template.load(outputDirectory: outputDir)
         let renderer = ConsoleRenderer(json: output.json, quiet: output.quiet)
         let options = BuildOptions(force: force, onError: onError, kilnVersion: Kiln.version)
         let results = ResultBox()
 
+        let targets = HypervisorTargets(connect)
+
         let work = Task<Void, any Error> {
-            let janitor = await Janitor.clean(hypervisor: DriverFactory.hypervisor(uri: "qemu:///system"), workRoot: options.workRoot)
+            let connections = (["qemu:///system"] + targets.all(loaded.builds)).reduce(into: [String]()) {
+                if !$0.contains($1) { $0.append($1) }
+            }
+            let janitor = await Janitor.clean(hypervisors: connections.map(DriverFactory.hypervisor(uri:)), workRoot: options.workRoot)
             for line in janitor.removed { renderer.line("kiln: cleaned up after an earlier killed run: \(line)") }
-            for build in loaded.builds {
+            for (index, build) in loaded.builds.enumerated() {
                 try Task.checkCancellation()
-                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build), options: options,
-                                         events: renderer, template: loaded)
+                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build, uri: targets.uri(forBuildAt: index, build)),
+                                         options: options, events: renderer, template: loaded)
                 do {
                     results.append(build.name, .success(try await runner.run(BuildPlan(build))))
                 } catch {
