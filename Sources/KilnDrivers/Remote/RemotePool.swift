@@ -224,7 +224,7 @@ struct RemoteOwner: Codable, Sendable, Equatable {
     static func current(domain: String) -> RemoteOwner {
         let pid = getpid()
         return RemoteOwner(pid: pid, startTime: WorkDirectory.processStartTime(pid), host: HostIdentity.current,
-                           domain: domain, created: Date())
+                           domain: domain, created: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
     }
 
     /// Gone for sure: it ran on this machine and that process is no longer there. An owner on
