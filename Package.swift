@@ -61,13 +61,13 @@ let package = Package(
         .testTarget(name: "KilnTemplateTests", dependencies: ["KilnTemplate"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "KilnTestSupport"]),
-        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "KilnTestSupport"]),
         .testTarget(name: "KilnSSHTests", dependencies: ["KilnSSH"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS", "KilnTestSupport"]),
         .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
         // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
-        .testTarget(name: "KilnCLITests"),
+        .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
