@@ -58,6 +58,12 @@ public struct RemoteLibvirtd: Sendable {
         try await SpawnedCommand.run("/usr/bin/virsh", ["-c", uri] + arguments)
     }
 
+    /// The names `virsh --name` lists (it pads them with spaces).
+    public func names(_ arguments: [String]) async throws -> [String] {
+        try await virsh(arguments).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// A shell command inside the daemon's mount namespace (to look at what only it can see).
     public func insideNamespace(_ command: String) async throws -> String {
         let anchor = try String(contentsOfFile: stateDirectory + "/anchor.pid", encoding: .utf8)

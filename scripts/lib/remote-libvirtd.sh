@@ -119,12 +119,19 @@ cmd_stop() {
     rm -rf "$state"
 }
 
+# libvirt 9.0 was seen to hang for minutes in its shutdown after SIGTERM (all its clients
+# already disconnected, listening socket closed) when an autodestroy guest had been running;
+# after 15 s it is killed, and that is said on stderr.
 cmd_daemon_kill() {
     local state=$1 signal=${2:-TERM} pid
     pid=$(cat "$state/libvirtd.pid" 2>/dev/null) || die "no libvirtd pid in $state"
     kill "-$signal" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do
+    for i in $(seq 1 300); do
         kill -0 "$pid" 2>/dev/null || { rm -f "$state/libvirtd.pid"; return 0; }
+        if [ "$i" = 150 ] && [ "$signal" != KILL ] && [ "$signal" != 9 ]; then
+            echo "remote-libvirtd: libvirtd ($pid) still shutting down 15 s after SIG$signal; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
         sleep 0.1
     done
     die "libvirtd ($pid) did not exit after SIG$signal"

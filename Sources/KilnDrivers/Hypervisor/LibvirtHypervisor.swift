@@ -185,6 +185,13 @@ public actor LibvirtHypervisor: Hypervisor {
         }
     }
 
+    /// How long a daemon may take to answer a new connection.
+    static let openTimeout: Duration = .seconds(20)
+    /// Remote connections ping the daemon every 5 s and give up after 6 pings without an
+    /// answer: a host or daemon that stops answering fails the calls within about 30 s instead
+    /// of hanging them (a busy daemon still answers pings; virsh uses the same figures).
+    static let keepAlive = (interval: Int32(5), count: UInt32(6))
+
     /// The open connection, or a new one. Concurrent callers share one opening attempt.
     private func liveConnection() async throws -> Connection {
         if let connection, await connection.isAlive() { return connection }
@@ -192,15 +199,23 @@ public actor LibvirtHypervisor: Hypervisor {
         if let opening {
             attempt = opening
         } else {
-            let uri = self.uri
-            attempt = Task { try await Connection.open(uri: uri) }
+            let uri = self.uri, isRemote = remote != nil
+            attempt = Task {
+                let opened = try await Connection.open(uri: uri)
+                if isRemote { _ = try? await opened.setKeepAlive(interval: Self.keepAlive.interval, count: Self.keepAlive.count) }
+                return opened
+            }
             opening = attempt
         }
         defer { if opening == attempt { opening = nil } }
         do {
-            let opened = try await attempt.value
+            let opened = try await BoundedWait.value(of: attempt, within: Self.openTimeout)
             connection = opened
             return opened
+        } catch is BoundedWait.TimedOut {
+            throw KilnError(.hypervisor, "libvirt at \(uri) accepted the connection but did not answer within "
+                            + "\(DurationFormat.string(Self.openTimeout))",
+                            hint: remote == nil ? LibvirtFailure.daemonHint : LibvirtFailure.remoteDaemonHint(uri))
         } catch {
             throw LibvirtFailure.error("cannot connect to libvirt at \(uri)", error,
                                        hint: remote == nil ? LibvirtFailure.daemonHint : LibvirtFailure.remoteDaemonHint(uri))

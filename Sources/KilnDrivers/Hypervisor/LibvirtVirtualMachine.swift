@@ -94,17 +94,18 @@ actor LibvirtVirtualMachine: VirtualMachine {
     /// Hard power-off, and for a remote guest the removal of its storage on that host.
     func destroy() async throws {
         consoleMirror?.cancel()
-        let patience = await lifelineDropped() ? Self.reconnectPatience : .zero
+        // One wait for a daemon that went away, shared by everything cleanup does.
+        let deadline = ContinuousClock.now + (await lifelineDropped() ? Self.reconnectPatience : .zero)
         var failure: (any Error)?
         do {
-            try await hypervisor.destroyDomain(named: name, patience: patience)
+            try await hypervisor.destroyDomain(named: name, patience: deadline - ContinuousClock.now)
         } catch {
             failure = error
         }
         if let remote {
             _ = await remote.syncConsole()
             do {
-                try await hypervisor.removePool(named: remote.pool.name, patience: patience)
+                try await hypervisor.removePool(named: remote.pool.name, patience: max(.zero, deadline - ContinuousClock.now))
             } catch {
                 failure = failure ?? error
             }
