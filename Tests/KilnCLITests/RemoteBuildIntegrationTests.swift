@@ -114,6 +114,22 @@ struct RemoteBuildIntegrationTests {
         }
     }
 
+    @Test func interruptDuringARemoteBuildRemovesItsPool() async throws {
+        try await RemoteLibvirtd.with { daemon in
+            let dir = try TempDirectory()
+            defer { dir.remove() }
+            try Data(Self.template(names: ["remote-interrupted"]).utf8).write(to: URL(fileURLWithPath: dir.path + "/t.yaml"))
+            let build = try RunningProcess(Repo.kiln, ["build", dir.path + "/t.yaml", "--connect", daemon.uri],
+                                           environment: ["KILN_WORK_DIR": dir.path + "/work"], directory: dir.path)
+            #expect(await build.waitForOutput(containing: "wait for ssh", timeout: .seconds(300)))
+            #expect(try await daemon.names(["pool-list", "--all", "--name"]).count == 1)
+            build.signal(SIGINT)
+            let output = await build.wait(timeout: .seconds(120))
+            #expect(output.status == 130, "\(output.combined)")
+            try await expectNothingLeft(on: daemon, dir, "SIGINT")
+        }
+    }
+
     /// A build killed with SIGKILL leaves its pool on the remote host (its domain goes with its
     /// connection); `kiln clean --connect` removes it, knowing the owner is dead.
     @Test func cleanRemovesWhatAKilledRemoteBuildLeft() async throws {

@@ -82,6 +82,28 @@ struct RemoteHypervisorTests {
         }
     }
 
+    /// Needs OVMF there (here: the same machine). The variables file is made in the pool and goes with it.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/qemu/firmware/60-edk2-x86_64.json")))
+    func bootsUEFIWithItsVariablesInThePool() async throws {
+        try await RemoteLibvirtd.with { daemon in
+            let fixture = try BootFixture()
+            var config = fixture.config
+            config.firmware = .uefi
+            let uefi = config
+            let hypervisor = LibvirtHypervisor(uri: daemon.uri)
+            try await fixture.run(cleanup: { try? await hypervisor.destroyDomain(named: fixture.name) }) {
+                let vm = try await hypervisor.start(uefi)
+                let booted = try await fixture.waitForConsole(containing: "Linux version", seconds: 120)
+                #expect(booted)
+                let files = try await daemon.insideNamespace("ls /var/lib/libvirt/images/\(fixture.name)")
+                #expect(files.contains("efivars.fd"), "\(files)")
+                try await vm.destroy()
+                let left = try await daemon.insideNamespace("ls -A /var/lib/libvirt/images")
+                #expect(left == "", "\(left)")
+            }
+        }
+    }
+
     @Test func aFailedStartLeavesNothingThere() async throws {
         try await RemoteLibvirtd.with { daemon in
             let fixture = try BootFixture()
