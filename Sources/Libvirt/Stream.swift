@@ -6,12 +6,15 @@ import Glibc
 /// A transfer blocks for as long as the data flows, so each stream has a thread of its own
 /// (never one of the cooperative pool, nor the connection's call queue, which stays free for
 /// other calls). libvirt connections are thread-safe, and every call on the stream runs on
-/// that one thread, so errors are read in the same call. Freed in `deinit`; a stream neither
-/// finished nor aborted is aborted first.
+/// that one thread, so errors are read in the same call (and `ended` is only touched there).
+/// Freed in `deinit`; a stream neither finished nor aborted is aborted first.
 public final class Stream: @unchecked Sendable {
     let handle: OpaquePointer
     public let connection: Connection
     private let calls: CallQueue
+    /// Set on the stream's thread once the transfer ended (finished, aborted, or failed in an
+    /// `*All` call, which aborts it).
+    private var ended = false
 
     private init(handle: OpaquePointer, connection: Connection, calls: CallQueue) {
         self.handle = handle
@@ -19,9 +22,13 @@ public final class Stream: @unchecked Sendable {
         self.calls = calls
     }
 
+    /// libvirt asks for an abort before freeing a stream whose transfer is still going.
     deinit {
-        let stream = UncheckedHandle(handle)
-        calls.enqueue { virStreamFree(stream.pointer) }
+        let stream = UncheckedHandle(handle), ended = self.ended
+        calls.enqueue {
+            if !ended { _ = virStreamAbort(stream.pointer) }
+            virStreamFree(stream.pointer)
+        }
     }
 
     /// `virStreamNew` (blocking).
@@ -71,7 +78,10 @@ public final class Stream: @unchecked Sendable {
                 let result = withExtendedLifetime(box) {
                     virStreamSparseSendAll(handle, sourceRead, sourceSection, sourceSkip, opaque)
                 }
-                guard result == 0 else { throw box.failure ?? LibvirtError.last("cannot send on the stream") }
+                guard result == 0 else {
+                    ended = true
+                    throw box.failure ?? LibvirtError.last("cannot send on the stream")
+                }
             }
         } onCancel: {
             box.cancel()
@@ -88,7 +98,10 @@ public final class Stream: @unchecked Sendable {
                 let result = withExtendedLifetime(box) {
                     virStreamSparseRecvAll(handle, sinkWrite, sinkHole, opaque)
                 }
-                guard result == 0 else { throw box.failure ?? LibvirtError.last("cannot receive from the stream") }
+                guard result == 0 else {
+                    ended = true
+                    throw box.failure ?? LibvirtError.last("cannot receive from the stream")
+                }
             }
         } onCancel: {
             box.cancel()
@@ -99,6 +112,7 @@ public final class Stream: @unchecked Sendable {
     /// confirm that it wrote everything.
     public func finish() async throws(LibvirtError) {
         try await calls.run { [self] () throws(LibvirtError) in
+            ended = true
             guard virStreamFinish(handle) == 0 else { throw LibvirtError.last("the stream did not finish cleanly") }
         }
     }
@@ -106,6 +120,7 @@ public final class Stream: @unchecked Sendable {
     /// `virStreamAbort`: ends the transfer early. (The `*All` calls abort by themselves when they fail.)
     public func abort() async throws(LibvirtError) {
         try await calls.run { [self] () throws(LibvirtError) in
+            ended = true
             guard virStreamAbort(handle) == 0 else { throw LibvirtError.last("cannot abort the stream") }
         }
     }

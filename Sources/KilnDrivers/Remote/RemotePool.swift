@@ -21,6 +21,8 @@ struct RemotePool: Sendable {
     /// failure, whatever was made is removed again.
     static func create(on connection: Connection, name: String, parent: String, owner: RemoteOwner) async throws -> RemotePool {
         let path = parent + "/" + name
+        // A pool of this name can only be this build's, from an earlier boot whose removal failed.
+        try? await remove(named: name, on: connection)
         let defined: StoragePool
         do {
             defined = try await connection.defineStoragePool(xml: StorageXML.pool(name: name, path: path))
