@@ -117,6 +117,35 @@ public protocol VirtualMachine: Sendable {
     /// Freezes the disk image the running guest writes to: from now on its writes go to a new
     /// qcow2 overlay at `overlay` (backed by the frozen image), which the caller then owns.
     func redirectDiskWrites(to overlay: String) async throws
+    /// Where the guest runs, for the build output (the connection, and for a remote host how
+    /// the disk got there); nil when there is nothing worth saying.
+    var placement: String? { get }
+    /// Ends this run of the guest once it is off (`forcingOff`: it would not stop, power it off
+    /// hard first). A guest that ran on a remote host gets its disk back into the work
+    /// directory here, and its storage there is removed. Returns a line for the build output.
+    func finish(forcingOff: Bool) async throws -> String?
+}
+
+extension VirtualMachine {
+    public var placement: String? { nil }
+
+    public func finish(forcingOff: Bool) async throws -> String? {
+        if forcingOff { try await destroy() }
+        return nil
+    }
+}
+
+/// The hypervisor connection a guest was started on dropped: libvirtd stopped or restarted, or
+/// its host went away. The guest may be gone with it or still running without its owner, so
+/// the build stops; its cleanup reconnects to remove what is left.
+public struct HypervisorConnectionLost: Error, Sendable, CustomStringConvertible {
+    public var uri: String
+    public var detail: String
+    public init(uri: String, detail: String) {
+        self.uri = uri
+        self.detail = detail
+    }
+    public var description: String { "lost the connection to libvirt at \(uri): \(detail)" }
 }
 
 /// A domain or work directory left by a Kiln process.
@@ -131,6 +160,19 @@ public struct Leftover: Sendable, Equatable {
     }
 }
 
+/// Storage a Kiln run holds on a hypervisor's host (a remote host's pool per guest run).
+public struct StorageLeftover: Sendable, Equatable {
+    public var name: String
+    /// Nil when the storage has no owner record.
+    public var ownerPID: Int32?
+    public var ownerAlive: Bool
+    public init(name: String, ownerPID: Int32?, ownerAlive: Bool) {
+        self.name = name
+        self.ownerPID = ownerPID
+        self.ownerAlive = ownerAlive
+    }
+}
+
 public protocol Hypervisor: Sendable {
     /// The accelerator that will run, and why (for the build output).
     func chooseAccelerator(_ choice: AcceleratorChoice) async throws -> (Accelerator, reason: String)
@@ -139,6 +181,15 @@ public protocol Hypervisor: Sendable {
     /// Kiln domains on this connection, with their owner PIDs.
     func kilnDomains() async throws -> [Leftover]
     func destroyDomain(named name: String) async throws
+    /// Storage of Kiln runs on this connection's host (none for a local hypervisor, whose work
+    /// disks live in work directories), whether its owner is alive, judged by this machine.
+    func kilnStorage() async throws -> [StorageLeftover]
+    func removeStorage(named name: String) async throws
+}
+
+extension Hypervisor {
+    public func kilnStorage() async throws -> [StorageLeftover] { [] }
+    public func removeStorage(named name: String) async throws {}
 }
 
 // MARK: the guest shell (SSH)

@@ -23,6 +23,16 @@ final class CallQueue: Sendable {
         return try result.get()
     }
 
+    /// Like `run`, for work whose errors are not all libvirt's (a stream's source or sink failing).
+    func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let result: Result<T, any Error> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { try body() })
+            }
+        }
+        return try result.get()
+    }
+
     /// Runs `body` later without waiting for it (for releasing handles from `deinit`).
     func enqueue(_ body: @escaping @Sendable () -> Void) {
         queue.async(execute: body)

@@ -43,6 +43,17 @@ public final class Connection: @unchecked Sendable {
         }) ?? false
     }
 
+    /// `virConnectSetKeepAlive`: the client pings the daemon every `interval` seconds, and
+    /// closes the connection when `count` pings in a row get no answer; every call then fails
+    /// instead of waiting forever. False when the daemon does not support it.
+    public func setKeepAlive(interval: Int32, count: UInt32) async throws(LibvirtError) -> Bool {
+        try await calls.run { [self] () throws(LibvirtError) -> Bool in
+            let result = virConnectSetKeepAlive(handle, interval, count)
+            guard result >= 0 else { throw LibvirtError.last("cannot set up keepalive on \(uri)") }
+            return result == 0
+        }
+    }
+
     /// `virDomainCreateXML`: creates and starts a transient domain.
     public func createDomain(xml: String, flags: DomainCreateFlags = []) async throws(LibvirtError) -> Domain {
         let created = try await calls.run { [self] () throws(LibvirtError) -> UncheckedHandle in

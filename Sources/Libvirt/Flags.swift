@@ -37,3 +37,21 @@ public struct DomainXMLFlags: OptionSet, Sendable {
     public static let updateCPU = DomainXMLFlags(rawValue: VIR_DOMAIN_XML_UPDATE_CPU.rawValue)
     public static let migratable = DomainXMLFlags(rawValue: VIR_DOMAIN_XML_MIGRATABLE.rawValue)
 }
+
+/// `virStoragePoolBuildFlags`.
+public struct StoragePoolBuildFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let noOverwrite = StoragePoolBuildFlags(rawValue: VIR_STORAGE_POOL_BUILD_NO_OVERWRITE.rawValue)
+    public static let overwrite = StoragePoolBuildFlags(rawValue: VIR_STORAGE_POOL_BUILD_OVERWRITE.rawValue)
+}
+
+/// `virStoragePoolCreateFlags`.
+public struct StoragePoolCreateFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Build the pool's storage (mkdir for a `dir` pool) before starting it.
+    public static let build = StoragePoolCreateFlags(rawValue: VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue)
+}

@@ -21,6 +21,10 @@ public struct LibvirtError: Error, Sendable, Equatable, CustomStringConvertible 
     public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
     /// The domain has no metadata element in the requested namespace.
     public var isNoMetadata: Bool { code == Int32(VIR_ERR_NO_DOMAIN_METADATA.rawValue) }
+    /// The storage pool does not exist (any more).
+    public var isNoStoragePool: Bool { code == Int32(VIR_ERR_NO_STORAGE_POOL.rawValue) }
+    /// The storage volume does not exist (any more).
+    public var isNoStorageVolume: Bool { code == Int32(VIR_ERR_NO_STORAGE_VOL.rawValue) }
     /// The operation does not apply in the current state, e.g. "domain is not running".
     public var isOperationInvalid: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
 

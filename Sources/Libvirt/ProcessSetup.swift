@@ -15,6 +15,17 @@ enum ProcessSetup {
         if sigaction(SIGPIPE, nil, &current) == 0 && current.__sigaction_handler.sa_handler == nil {
             signal(SIGPIPE, SIG_IGN)
         }
+        // libvirt's default event loop, run on a thread of its own (as virsh does): the remote
+        // driver needs it to send and answer keepalive messages (`Connection.setKeepAlive`),
+        // so that a daemon or host that stops answering is noticed, and to see a closed
+        // socket without waiting for the next call. Registered before any connection opens.
+        if virEventRegisterDefaultImpl() == 0 {
+            var thread = pthread_t()
+            pthread_create(&thread, nil, { _ in
+                while true { _ = virEventRunDefaultImpl() }
+            }, nil)
+            pthread_detach(thread)
+        }
     }()
 
     /// Safe to call from any thread, any number of times.

@@ -5,17 +5,18 @@ import KilnTemplate
 
 /// The one place where the engine meets the real world.
 enum DriverFactory {
-    static func drivers(for build: BuildSpec, stepCache: Bool = true) -> Drivers {
-        Drivers(bases: BaseImageStore(), disks: QemuImgDiskTool(), hypervisor: hypervisor(uri: build.machine.connect),
+    /// `uri`: the libvirt connection that runs the build (see `HypervisorTargets`).
+    static func drivers(for build: BuildSpec, uri: String, stepCache: Bool = true) -> Drivers {
+        Drivers(bases: BaseImageStore(), disks: QemuImgDiskTool(), hypervisor: hypervisor(uri: uri),
                 guests: SSHGuestConnector(), offline: GuestFSDiskWorker(), keys: GuestKeys(),
                 packager: OVAVagrantPackager(), publisher: AMIPublisher(),
-                layers: stepCache && isLocal(build.machine.connect) ? StepLayerStore() : nil)
+                layers: stepCache && isLocal(uri) ? StepLayerStore() : nil)
     }
 
-    /// The step cache keeps layers on this host; a remote hypervisor's disks live on that host.
+    /// The step cache keeps layers on this host and snapshots the guest's disk where it runs: a
+    /// remote guest runs from a copy in that host's pool, so remote builds run every step.
     static func isLocal(_ uri: String) -> Bool {
-        guard let scheme = uri.split(separator: ":").first else { return true }
-        return !scheme.contains("+") && (uri.hasPrefix("qemu:///") || !uri.contains("://"))
+        !(LibvirtURI(uri)?.isRemote ?? false)
     }
 
     static func hypervisor(uri: String) -> any Hypervisor {

@@ -10,6 +10,9 @@ public final class FakeWorld: @unchecked Sendable {
     private var runningDomains: Set<String> = []
     public var failAt: String?
     public var cancelAt: String?
+    /// After this operation, the hypervisor connection counts as lost (libvirtd restarted).
+    public var loseConnectionAt: String?
+    private var connectionLost = false
     /// Connection attempts that fail before the guest "answers".
     public var sshFailuresBeforeSuccess = 0
     public var commandExitStatus: Int32 = 0
@@ -23,7 +26,10 @@ public final class FakeWorld: @unchecked Sendable {
 
     /// Records an operation, then applies any fault planned for it.
     public func record(_ operation: String) throws {
-        lock.withLock { log.append(operation) }
+        lock.withLock {
+            log.append(operation)
+            if operation == loseConnectionAt { connectionLost = true }
+        }
         if operation == failAt { throw KilnError(.internal, "injected failure at \(operation)") }
         if operation == cancelAt {
             cancelBuild?()
@@ -35,6 +41,7 @@ public final class FakeWorld: @unchecked Sendable {
     func domainStarted(_ name: String) { lock.withLock { _ = runningDomains.insert(name) } }
     func domainStopped(_ name: String) { lock.withLock { _ = runningDomains.remove(name) } }
     func isRunning(_ name: String) -> Bool { lock.withLock { runningDomains.contains(name) } }
+    var isConnectionLost: Bool { lock.withLock { connectionLost } }
 
     func nextSSHAttempt() -> Bool {
         lock.withLock {
@@ -98,7 +105,13 @@ public struct FakeVM: VirtualMachine {
     let world: FakeWorld
     public let name: String
     public func sshEndpoint() async throws -> (host: String, port: Int) { ("127.0.0.1", 2222) }
-    public func state() async throws -> VMState { world.isRunning(name) ? .running : .gone }
+    public func state() async throws -> VMState {
+        if world.isConnectionLost {
+            let lost = HypervisorConnectionLost(uri: "fake:///system", detail: "End of file while reading data")
+            throw KilnError(.hypervisor, lost.description, cause: lost)
+        }
+        return world.isRunning(name) ? .running : .gone
+    }
     public func requestShutdown() async throws {
         try world.record("acpi shutdown")
         world.domainStopped(name)
@@ -110,6 +123,12 @@ public struct FakeVM: VirtualMachine {
     public func redirectDiskWrites(to overlay: String) async throws {
         try world.record("snapshot")
         try Data("overlay".utf8).write(to: URL(fileURLWithPath: overlay))
+    }
+    public var placement: String? { "domain \(name) on fake:///system" }
+    public func finish(forcingOff: Bool) async throws -> String? {
+        if forcingOff { world.domainStopped(name) }
+        try world.record(forcingOff ? "finish forced" : "finish")
+        return "fake disk retrieved"
     }
 }
 

@@ -9,17 +9,14 @@ public enum Janitor {
     }
 
     public static func clean(hypervisor: (any Hypervisor)?, workRoot: String) async -> Report {
+        await clean(hypervisors: hypervisor.map { [$0] } ?? [], workRoot: workRoot)
+    }
+
+    /// Cleans every connection in use (a build may spread over several hosts), then the work root.
+    public static func clean(hypervisors: [any Hypervisor], workRoot: String) async -> Report {
         var report = Report()
-        if let hypervisor, let domains = try? await hypervisor.kilnDomains() {
-            for leftover in domains where !WorkDirectory.isAlive(pid: leftover.ownerPID) {
-                guard let name = leftover.domainName else { continue }
-                do {
-                    try await hypervisor.destroyDomain(named: name)
-                    report.removed.append("domain \(name) (owner pid \(leftover.ownerPID) is gone)")
-                } catch {
-                    report.failed.append("domain \(name): \(error)")
-                }
-            }
+        for hypervisor in hypervisors {
+            await clean(hypervisor, into: &report)
         }
         for (path, owner) in WorkDirectory.orphans(root: workRoot) {
             if let staging = try? String(contentsOfFile: path + "/" + WorkDirectory.stagingRecord, encoding: .utf8),
@@ -35,5 +32,31 @@ public enum Janitor {
             }
         }
         return report
+    }
+
+    /// Domains first (a pool is in use while its domain runs), then storage.
+    private static func clean(_ hypervisor: any Hypervisor, into report: inout Report) async {
+        if let domains = try? await hypervisor.kilnDomains() {
+            for leftover in domains where !WorkDirectory.isAlive(pid: leftover.ownerPID) {
+                guard let name = leftover.domainName else { continue }
+                do {
+                    try await hypervisor.destroyDomain(named: name)
+                    report.removed.append("domain \(name) (owner pid \(leftover.ownerPID) is gone)")
+                } catch {
+                    report.failed.append("domain \(name): \(error)")
+                }
+            }
+        }
+        if let storage = try? await hypervisor.kilnStorage() {
+            for leftover in storage where !leftover.ownerAlive {
+                do {
+                    try await hypervisor.removeStorage(named: leftover.name)
+                    report.removed.append("storage pool \(leftover.name) ("
+                                          + (leftover.ownerPID.map { "owner pid \($0) is gone" } ?? "no owner record") + ")")
+                } catch {
+                    report.failed.append("storage pool \(leftover.name): \(error)")
+                }
+            }
+        }
     }
 }

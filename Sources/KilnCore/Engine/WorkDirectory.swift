@@ -45,9 +45,14 @@ public enum WorkDirectory {
     }
 
     public static func isAlive(_ owner: Owner) -> Bool {
-        guard kill(owner.pid, 0) == 0 || errno == EPERM else { return false }
-        guard let recorded = owner.startTime else { return true }
-        return processStartTime(owner.pid) == recorded
+        isAlive(pid: owner.pid, startTime: owner.startTime)
+    }
+
+    /// The process is there and, when its start time was recorded, is the same one.
+    public static func isAlive(pid: Int32, startTime: String?) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let recorded = startTime else { return true }
+        return processStartTime(pid) == recorded
     }
 
     public static func isAlive(pid: Int32) -> Bool {
@@ -55,7 +60,7 @@ public enum WorkDirectory {
     }
 
     /// Field 22 of /proc/PID/stat: the start time in clock ticks since boot.
-    static func processStartTime(_ pid: Int32) -> String? {
+    public static func processStartTime(_ pid: Int32) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")

@@ -37,6 +37,7 @@ extension StepContext {
         cleanup.push("destroy domain \(vm.name)") { try await vm.destroy() }
         state.vm = vm
         state.bootCount += 1
+        if let placement = vm.placement { info(placement) }
     }
 
     func endpoint(_ state: inout BuildState, host: String, port: Int) throws -> GuestEndpoint {
@@ -134,16 +135,19 @@ extension StepContext {
             try await vm.requestShutdown()
         }
         let deadline = ContinuousClock.now + build.shutdown.timeout
+        var forcingOff = true
         while ContinuousClock.now < deadline {
             let current = try await vm.state()
             if current == .shutoff || current == .gone {
-                state.vm = nil
-                return
+                forcingOff = false
+                break
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        warning("the guest did not power off within \(DurationFormat.string(build.shutdown.timeout)); forcing it off (the disk may need fsck)")
-        try await vm.destroy()
+        if forcingOff {
+            warning("the guest did not power off within \(DurationFormat.string(build.shutdown.timeout)); forcing it off (the disk may need fsck)")
+        }
+        if let note = try await vm.finish(forcingOff: forcingOff) { info(note) }
         state.vm = nil
     }
 }

@@ -7,7 +7,7 @@ extension StepContext {
             try await provisionOverSSH(spec, &state)
         } catch {
             // Whatever the SSH layer said, a guest that is no longer running is the real story.
-            if !(error is CancellationError), let vm = state.vm, let current = await stoppedState(of: vm) {
+            if !(error is CancellationError), let vm = state.vm, let current = try await stoppedState(of: vm) {
                 throw KilnError(.provisioner, "\(spec.location): the guest stopped during \(spec.title) (its domain is \(current.rawValue): powered off, crashed or killed)\n"
                                 + consoleTail(state), hint: "a provisioner that powers the guest off ends the build; use reboot: {} to restart it")
             }
@@ -16,9 +16,11 @@ extension StepContext {
     }
 
     /// The guest's state if it stopped, waiting a little: SSH drops before QEMU has quite exited.
-    private func stoppedState(of vm: any VirtualMachine) async -> VMState? {
+    /// A lost hypervisor connection is thrown: it is the real story then.
+    private func stoppedState(of vm: any VirtualMachine) async throws -> VMState? {
         for _ in 0..<15 {
-            if let current = try? await vm.state(), [.shutoff, .gone, .crashed].contains(current) { return current }
+            let current = try await vm.polledState()
+            if [.shutoff, .gone, .crashed].contains(current) { return current }
             try? await Task.sleep(for: .milliseconds(200))
         }
         return nil
@@ -147,7 +149,7 @@ extension StepContext {
             } else {
                 lastError = "ssh not answering"
             }
-            let current = (try? await vm.state()) ?? .other
+            let current = try await vm.polledState()
             if [.shutoff, .gone, .crashed].contains(current) {
                 throw KilnError(.provisioner, "\(spec.location): the guest powered off instead of rebooting\n" + consoleTail(state))
             }

@@ -54,7 +54,7 @@ struct SSHPoller: Sendable {
                 inFlight -= 1
                 lastError = error
             case .tick:
-                let state = (try? await vm.state()) ?? .other
+                let state = try await vm.polledState()
                 if [.shutoff, .gone, .crashed].contains(state) {
                     return .gaveUp(lastError: lastError, attempts: attempts.count, guestStopped: state)
                 }

@@ -78,6 +78,11 @@ public enum QemuImgArguments {
         return args + [source, destination]
     }
 
+    /// A standalone qcow2 copy of a disk with a backing chain (for a host that cannot see the base).
+    public static func flatten(source: String, destination: String) -> [String] {
+        ["convert", "-q", "-f", "qcow2", "-O", "qcow2", "-m", "8", "-W", source, destination]
+    }
+
     public static func createOverlay(path: String, base: String, baseFormat: String, size: UInt64?) -> [String] {
         var args = ["create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, path]
         if let size { args.append(String(size)) }

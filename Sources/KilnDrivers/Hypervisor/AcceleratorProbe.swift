@@ -107,3 +107,28 @@ public enum AcceleratorProbe {
         return version >= 0 ? version : nil
     }
 }
+
+extension AcceleratorProbe {
+    /// For a hypervisor on another host, whose CPU and /dev/kvm Kiln cannot look at: KVM when
+    /// that host's libvirt offers it (its capabilities list a kvm domain type).
+    public static func chooseRemote(_ choice: AcceleratorChoice, host: String, offersKVM: Bool) throws -> (Accelerator, reason: String) {
+        switch choice {
+        case .tcg:
+            return (.tcg, "tcg: requested by the template")
+        case .auto:
+            return offersKVM ? (.kvm, "kvm: libvirt on \(host) offers it (its CPU cannot be checked from here; set machine.accelerator: tcg if guests hang there)")
+                             : (.tcg, "tcg: libvirt on \(host) offers no kvm")
+        case .kvm:
+            guard offersKVM else {
+                throw KilnError(.hypervisor, "accelerator kvm was requested but libvirt on \(host) does not offer it",
+                                hint: "set machine.accelerator to auto or tcg (TCG is slower but always works)")
+            }
+            return (.kvm, "kvm: requested by the template; libvirt on \(host) offers it")
+        }
+    }
+
+    /// Whether a capabilities document lists a kvm domain type.
+    public static func capabilitiesOfferKVM(_ xml: String) -> Bool {
+        xml.contains("<domain type='kvm'") || xml.contains("<domain type=\"kvm\"")
+    }
+}

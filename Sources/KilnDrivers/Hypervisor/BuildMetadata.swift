@@ -8,6 +8,9 @@ struct BuildMetadata: Sendable, Equatable {
 
     var ownerPID: Int32
     var workDirectory: String
+    /// The machine the owner process runs on (`HostIdentity`), recorded for domains on a remote
+    /// host, where several machines' builds may meet; absent for local domains.
+    var ownerHost: String? = nil
 
     /// The element placed inside `<metadata>`, one line per child, indented by `indent`.
     func elementLines(indent: String) -> [String] {
@@ -16,6 +19,7 @@ struct BuildMetadata: Sendable, Equatable {
             "\(indent)<\(p):build xmlns:\(p)='\(XMLEscape.escape(Self.namespaceURI))'>",
             "\(indent)  <\(p):pid>\(ownerPID)</\(p):pid>",
             "\(indent)  <\(p):workdir>\(XMLEscape.escape(workDirectory))</\(p):workdir>",
+        ] + (ownerHost.map { ["\(indent)  <\(p):host>\(XMLEscape.escape($0))</\(p):host>"] } ?? []) + [
             "\(indent)</\(p):build>",
         ]
     }
@@ -27,7 +31,8 @@ struct BuildMetadata: Sendable, Equatable {
         guard let pidText = childText(named: "pid", in: xml),
               let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
         let workDirectory = childText(named: "workdir", in: xml).map(XMLEscape.unescape) ?? ""
-        return BuildMetadata(ownerPID: pid, workDirectory: workDirectory)
+        let host = childText(named: "host", in: xml).map(XMLEscape.unescape)
+        return BuildMetadata(ownerPID: pid, workDirectory: workDirectory, ownerHost: host)
     }
 
     /// The raw text between `<[prefix:]name>` and its closing tag.

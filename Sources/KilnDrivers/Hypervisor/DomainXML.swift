@@ -22,13 +22,14 @@ public enum DomainXML {
     /// The last slot of the i440fx root bus, far from the ones libvirt hands out from slot 2 up.
     static let nicSlot = "0x1f"
 
-    public static func render(_ config: VMConfig) -> String {
+    /// `ownerHost`: recorded in the metadata for domains on a remote host (see `BuildMetadata`).
+    public static func render(_ config: VMConfig, ownerHost: String? = nil) -> String {
         var lines: [String] = []
         let type = config.accelerator == .kvm ? "kvm" : "qemu"
         lines.append("<domain type='\(type)' xmlns:qemu='\(qemuNamespaceURI)'>")
         lines.append("  <name>\(escape(config.name))</name>")
         lines.append("  <metadata>")
-        lines += BuildMetadata(ownerPID: config.ownerPID, workDirectory: config.workDirectory)
+        lines += BuildMetadata(ownerPID: config.ownerPID, workDirectory: config.workDirectory, ownerHost: ownerHost)
             .elementLines(indent: "    ")
         lines.append("  </metadata>")
         lines.append("  <memory unit='MiB'>\(config.memoryMiB)</memory>")

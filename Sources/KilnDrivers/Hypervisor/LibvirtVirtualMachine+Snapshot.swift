@@ -5,7 +5,7 @@ extension LibvirtVirtualMachine {
     /// An external, disk-only snapshot without metadata: QEMU switches the guest's disk to a new
     /// overlay in milliseconds, and the image it wrote until now is left read-only behind it.
     func redirectDiskWrites(to overlay: String) async throws {
-        let domain = try await existingDomain()
+        let domain = try await currentDomain()
         let xml = Self.diskSnapshotXML(name: "kiln-layer", disk: "vda", overlay: overlay)
         do {
             try await domain.createSnapshot(xml: xml, flags: [.diskOnly, .noMetadata, .atomic])

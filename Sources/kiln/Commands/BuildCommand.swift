@@ -39,6 +39,11 @@ struct BuildCommand: AsyncParsableCommand {
             completion: .directory)
     var outputDir: String?
 
+    @Option(name: .customLong("connect"),
+            help: ArgumentHelp("libvirt URI to run the builds on, instead of machine.connect (e.g. qemu+tcp://host/system). "
+                               + "Repeatable: the builds are spread over the targets round-robin.", valueName: "uri"))
+    var connect: [String] = []
+
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
         if outputDir != nil, !moreTemplates.isEmpty {
@@ -55,14 +60,21 @@ struct BuildCommand: AsyncParsableCommand {
         let byID = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
         let ran = RanBuilds()
 
+        let targets = HypervisorTargets(connect)
+
         let work = Task<Void, any Error> {
-            let janitor = await Janitor.clean(hypervisor: DriverFactory.hypervisor(uri: "qemu:///system"), workRoot: options.workRoot)
+            let builds = nodes.map(\.build)
+            let connections = (["qemu:///system"] + targets.all(builds)).reduce(into: [String]()) {
+                if !$0.contains($1) { $0.append($1) }
+            }
+            let janitor = await Janitor.clean(hypervisors: connections.map(DriverFactory.hypervisor(uri:)), workRoot: options.workRoot)
             for line in janitor.removed {
                 renderer.line("kiln: cleaned up after an earlier killed run: \(line)", toStandardError: renderer.isJSON)
             }
             if parallel > 1, nodes.count > 1 {
                 renderer.line("kiln: \(nodes.count) builds, up to \(parallel) at once", toStandardError: renderer.isJSON)
             }
+            let position = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
             let queued = nodes.map { QueuedBuild(id: $0.id, after: $0.parent, memoryMiB: $0.memoryMiB) }
             try await BuildQueue.run(queued, parallel: parallel, memoryBudgetMiB: BuildQueue.hostMemoryBudgetMiB(),
                                      skipped: { build, reason in
@@ -74,8 +86,9 @@ struct BuildCommand: AsyncParsableCommand {
                 if let parentID = node.parent, let parent = ran.build(parentID) {
                     build = BuildGraph.resolved(node, parent: parent)
                 }
-                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build, stepCache: stepCache), options: options,
-                                         events: renderer, template: node.template)
+                let uri = targets.uri(forBuildAt: position[node.id] ?? 0, build)
+                let runner = BuildRunner(drivers: DriverFactory.drivers(for: build, uri: uri, stepCache: stepCache),
+                                         options: options, events: renderer, template: node.template)
                 do {
                     let result = try await runner.run(BuildPlan(build))
                     ran.record(node.id, build)
