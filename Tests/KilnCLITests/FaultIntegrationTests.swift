@@ -12,12 +12,7 @@ struct FaultIntegrationTests {
         """
         builds:
           - name: fault
-            source: { image: \(images)/tiny.qcow2 }
-            machine:
-              cpus: 1
-              memory: 256
-              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet" }
-            seed: credentials
+            \(TinyGuest.buildLines(indent: 4))
             shutdown: { command: poweroff, timeout: 30s }
             generalize: false
         \(extra)

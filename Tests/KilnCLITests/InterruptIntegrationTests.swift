@@ -12,12 +12,7 @@ struct InterruptIntegrationTests {
     static let tiny = """
         builds:
           - name: stop
-            source: { image: \(images)/tiny.qcow2 }
-            machine:
-              cpus: 1
-              memory: 256
-              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet" }
-            seed: credentials
+            \(TinyGuest.buildLines(indent: 4))
             shutdown: { command: poweroff }
             provisioners:
               - shell: |

@@ -123,3 +123,23 @@ struct TempDirectory {
         ((try? FileManager.default.contentsOfDirectory(atPath: path + sub)) ?? []).sorted()
     }
 }
+
+/// The tiny test image (scripts/build-test-image) as a build's `source`, `machine` and `seed`.
+enum TinyGuest {
+    static let images = ProcessInfo.processInfo.environment["KILN_TEST_IMAGES"] ?? "/var/tmp/kiln-test-images"
+
+    /// The lines to put after a build's `name:`, the first one unindented (it follows the
+    /// interpolation's own indentation) and the others indented by `indent` spaces.
+    static func buildLines(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return [
+            "source: { image: \(images)/tiny.qcow2 }",
+            "machine:",
+            "  cpus: 1",
+            "  memory: 256",
+            // no_timer_check: a kernel under TCG on a loaded host can fail its timer check and panic.
+            "  kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: \"console=ttyS0 quiet no_timer_check\" }",
+            "seed: credentials",
+        ].enumerated().map { $0.offset == 0 ? $0.element : pad + $0.element }.joined(separator: "\n")
+    }
+}

@@ -15,12 +15,7 @@ struct RemoteBuildIntegrationTests {
         "builds:\n" + names.map { name in
             """
               - name: \(name)
-                source: { image: \(images)/tiny.qcow2 }
-                machine:
-                  cpus: 1
-                  memory: 256
-                  kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet" }
-                seed: credentials
+                \(TinyGuest.buildLines(indent: 4))
                 ssh: { timeout: 2m }
                 shutdown: { command: poweroff, timeout: 30s }
                 generalize: false

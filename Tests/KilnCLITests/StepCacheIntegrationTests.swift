@@ -12,12 +12,7 @@ struct StepCacheIntegrationTests {
           last: { default: "3" }
         builds:
           - name: cached
-            source: { image: \(images)/tiny.qcow2 }
-            machine:
-              cpus: 1
-              memory: 256
-              kernel: { path: \(images)/vmlinuz, initrd: \(images)/tiny-initrd.gz, cmdline: "console=ttyS0 quiet no_timer_check" }
-            seed: credentials
+            \(TinyGuest.buildLines(indent: 4))
             shutdown: { command: poweroff, timeout: 30s }
             generalize: false
             provisioners:
