@@ -158,6 +158,13 @@ import Testing
                 == ["convert", "-p", "-f", "qcow2", "-O", "raw", "-m", "8", "-W", "/w/d.qcow2", "/w/d.raw"])
     }
 
+    @Test func grainRunsNumberTheGrainsInOrder() {
+        let runs = GrainRuns([0..<3, 10..<11, 20..<25])
+        #expect(runs.count == 9)
+        #expect((0..<9).map { runs.grain(at: $0) } == [0, 1, 2, 10, 20, 21, 22, 23, 24])
+        #expect(GrainRuns([]).count == 0)
+    }
+
     // MARK: the ordered parallel map under the writer
 
     @Test(arguments: [1, 3, 8])

@@ -45,7 +45,7 @@ enum StreamOptimizedVMDKWriter {
         let capacity = disk.size / UInt64(StreamOptimizedVMDK.sectorSize)
         let descriptor = StreamOptimizedVMDKDescriptor(capacitySectors: capacity, adapter: options.adapter,
                                                        cid: options.cid, fileName: options.fileName)
-        let grains = disk.dataBlockIndexes()
+        let grains = GrainRuns(disk.dataBlockRanges())
         var statistics = Statistics(holeGrainsSkipped: disk.blockCount - grains.count)
         let file = try SectorFile(creating: destination)
         do {
@@ -58,14 +58,14 @@ enum StreamOptimizedVMDKWriter {
                 count: grains.count, workers: options.workers, window: options.window, isCancelled: isCancelled,
                 makeTransform: {
                     let deflater = try GrainDeflater()
-                    return { item in try compress(grain: grains[item], of: disk, with: deflater) }
+                    return { item in try compress(grain: grains.grain(at: item), of: disk, with: deflater) }
                 },
                 consume: { item, grain in
                     switch grain {
                     case .zero:
                         statistics.zeroGrainsSkipped += 1
                     case .record(let bytes):
-                        let grain = grains[item]
+                        let grain = grains.grain(at: item)
                         if let finished = tables.moving(to: grain) {
                             try writeGrainTable(finished, to: file, tables: &tables)
                             statistics.grainTablesWritten += 1
@@ -124,6 +124,36 @@ enum StreamOptimizedVMDKWriter {
     }
 
     private static func roundUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+}
+
+/// The grains to read, as runs of consecutive indexes (a few per data extent of the raw file, so
+/// memory does not grow with the disk), numbered 0..<count in order.
+struct GrainRuns: Sendable {
+    private let runs: [Range<Int>]
+    /// The item number of each run's first grain.
+    private let firstItems: [Int]
+    let count: Int
+
+    init(_ runs: [Range<Int>]) {
+        self.runs = runs
+        var firstItems: [Int] = [], total = 0
+        for run in runs {
+            firstItems.append(total)
+            total += run.count
+        }
+        self.firstItems = firstItems
+        count = total
+    }
+
+    func grain(at item: Int) -> Int {
+        precondition(item >= 0 && item < count)
+        var low = 0, high = runs.count - 1
+        while low < high {                      // the last run whose first item is <= item
+            let middle = (low + high + 1) / 2
+            if firstItems[middle] <= item { low = middle } else { high = middle - 1 }
+        }
+        return runs[low].lowerBound + item - firstItems[low]
+    }
 }
 
 /// The grain directory and the one grain table being filled (grains arrive in order, so a
