@@ -61,7 +61,9 @@ struct StreamOptimizedVMDKReader {
                 let grain = table * 512 + entry
                 let marker = Int(grainSector) * sector
                 try require(u64(marker) == UInt64(grain) * 128, "grain \(grain)'s marker has LBA \(u64(marker))")
-                try require(Array(bytes[marker + 12..<marker + 14]) == [0x78, 0x9c], "grain \(grain) is not a zlib stream")
+                // A zlib header: deflate with a 32 KiB window, and a check value that makes it a multiple of 31.
+                let cmf = Int(bytes[marker + 12]), flg = Int(bytes[marker + 13])
+                try require(cmf == 0x78 && (cmf << 8 | flg) % 31 == 0, "grain \(grain) is not a zlib stream")
                 grains[grain] = UInt64(grainSector)
             }
         }
