@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         .systemLibrary(name: "CGuestFS", pkgConfig: "libguestfs", providers: [.apt(["libguestfs-dev"])]),
         .target(name: "GuestFS", dependencies: ["CGuestFS"]),
+        // zlib's deflate, for the streamOptimized VMDK writer's grains.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // An SSH client on swift-nio-ssh: pinned host key, exec with streamed output, uploads.
         .target(
             name: "KilnSSH",
@@ -54,7 +56,7 @@ let package = Package(
         // Real implementations of the engine's ports.
         .target(
             name: "KilnDrivers",
-            dependencies: ["KilnCore", "Libvirt", "GuestFS", "KilnSSH", "KilnAWS", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["KilnCore", "Libvirt", "GuestFS", "CZlib", "KilnSSH", "KilnAWS", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "KilnTestSupport", dependencies: ["KilnCore"], path: "Tests/KilnTestSupport"),
 
@@ -65,7 +67,7 @@ let package = Package(
         .testTarget(name: "KilnSSHTests", dependencies: ["KilnSSH"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "KilnAWSTests", dependencies: ["KilnAWS", "KilnTestSupport"]),
-        .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport"]),
+        .testTarget(name: "KilnDriversTests", dependencies: ["KilnDrivers", "KilnTestSupport", "CZlib"]),
         // Runs the built `kiln` binary: exit codes, inspect output, and whole builds on the real path.
         .testTarget(name: "KilnCLITests", dependencies: ["KilnTestSupport"]),
     ],

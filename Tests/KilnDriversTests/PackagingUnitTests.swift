@@ -37,9 +37,6 @@ import KilnCore
     }
 
     @Test func conversionArguments() {
-        #expect(PackageDiskConversion.streamOptimizedVMDKArguments(source: "/w/disk.qcow2", destination: "/s/a.vmdk")
-                == ["convert", "-p", "-f", "qcow2", "-O", "vmdk", "-o", "subformat=streamOptimized,adapter_type=lsilogic",
-                    "/w/disk.qcow2", "/s/a.vmdk"])
         #expect(PackageDiskConversion.standaloneQcow2Arguments(source: "/w/d", destination: "/s/box.img", compress: false)
                 == ["convert", "-p", "-f", "qcow2", "-O", "qcow2", "-m", "8", "-W", "/w/d", "/s/box.img"])
         #expect(PackageDiskConversion.standaloneQcow2Arguments(source: "/w/d", destination: "/s/box.img", compress: true)

@@ -83,6 +83,12 @@ public enum QemuImgArguments {
         ["convert", "-q", "-f", "qcow2", "-O", "qcow2", "-m", "8", "-W", source, destination]
     }
 
+    /// qcow2 -> a sparse raw copy (zeros become holes), 8 coroutines, out-of-order writes: the
+    /// input of Kiln's own streamOptimized VMDK writer.
+    public static func convertToRaw(source: String, destination: String) -> [String] {
+        ["convert", "-p", "-f", "qcow2", "-O", "raw", "-m", "8", "-W", source, destination]
+    }
+
     public static func createOverlay(path: String, base: String, baseFormat: String, size: UInt64?) -> [String] {
         var args = ["create", "-q", "-f", "qcow2", "-F", baseFormat, "-b", base, path]
         if let size { args.append(String(size)) }

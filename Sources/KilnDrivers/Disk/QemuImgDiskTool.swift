@@ -2,7 +2,9 @@ import Foundation
 import KilnCore
 import KilnTemplate
 
-/// The DiskTool port over qemu-img.
+/// The DiskTool port over qemu-img, except for streamOptimized VMDKs: Kiln writes those itself,
+/// compressing on every core (`StreamOptimizedVMDKConversion`), from a raw copy made beside the
+/// source (the build's work directory).
 public struct QemuImgDiskTool: DiskTool {
     public init() {}
 
@@ -20,6 +22,12 @@ public struct QemuImgDiskTool: DiskTool {
 
     public func convert(source: String, to destination: String, output: OutputSpec,
                         progress: @escaping @Sendable (Double) -> Void) async throws {
+        if output.format == .vmdk && output.vmdkSubformat == .streamOptimized {
+            let scratch = (source as NSString).deletingLastPathComponent
+            try await StreamOptimizedVMDKConversion.convert(source: source, to: destination, adapter: .ide,
+                                                            scratch: scratch.isEmpty ? "." : scratch, progress: progress)
+            return
+        }
         let args = QemuImgArguments.convert(source: source, destination: destination, output: output)
         do {
             try await Subprocess.run("qemu-img", args, onStdoutLine: { line in

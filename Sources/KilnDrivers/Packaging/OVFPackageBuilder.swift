@@ -15,9 +15,9 @@ enum OVFPackageBuilder {
                       progress: @escaping @Sendable (Double) -> Void) async throws -> OVFPackageParts {
         let diskPath = request.scratch + "/" + diskName
         let descriptorPath = request.scratch + "/" + descriptorName
-        try await PackageDiskConversion.run(
-            PackageDiskConversion.streamOptimizedVMDKArguments(source: request.disk, destination: diskPath),
-            writing: diskPath, progress: progress)
+        // The only VMDK kind OVF importers take, tagged for the descriptor's LSI Logic SCSI controller.
+        try await StreamOptimizedVMDKConversion.convert(source: request.disk, to: diskPath, adapter: .lsilogic,
+                                                        scratch: request.scratch, progress: progress)
         let vmdk = try await QemuImg.info(diskPath)
         let fileSize = try FileDigest.size(path: diskPath)
         let spec = OVFSpec(name: request.name, cpus: request.machine.cpus, memoryMiB: request.machine.memoryMiB,

@@ -1,15 +1,9 @@
 import Foundation
 import KilnCore
 
-/// The disk conversions packaging needs, through qemu-img with progress.
+/// The disk conversions packaging needs through qemu-img, with progress (the OVA's VMDK is
+/// written by `StreamOptimizedVMDKConversion`).
 enum PackageDiskConversion {
-    /// qcow2 -> streamOptimized VMDK (the only VMDK kind OVF importers take), tagged for the
-    /// descriptor's LSI Logic SCSI controller.
-    static func streamOptimizedVMDKArguments(source: String, destination: String) -> [String] {
-        ["convert", "-p", "-f", "qcow2", "-O", "vmdk", "-o", "subformat=streamOptimized,adapter_type=lsilogic",
-         source, destination]
-    }
-
     /// qcow2 -> a standalone qcow2 (no backing file). Compressed output must be written in order;
     /// otherwise 8 coroutines with out-of-order writes.
     static func standaloneQcow2Arguments(source: String, destination: String, compress: Bool) -> [String] {

@@ -34,7 +34,12 @@ final class SparseBlocks: @unchecked Sendable {
     /// Indexes of the blocks overlapping data extents, in order. Falls back to every block
     /// when the filesystem cannot tell holes apart.
     func dataBlockIndexes() -> [Int] {
-        var indexes: [Int] = []
+        dataBlockRanges().flatMap { $0 }
+    }
+
+    /// The same blocks as runs of consecutive indexes: a few entries however large the disk.
+    func dataBlockRanges() -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
         var offset: off_t = 0
         let end = off_t(size)
         let block = off_t(blockSize)
@@ -42,16 +47,22 @@ final class SparseBlocks: @unchecked Sendable {
             let dataStart = lseek(fd, offset, Self.seekData)
             if dataStart < 0 {
                 if errno == ENXIO { break }              // only a hole is left
-                return Array(0..<blockCount)              // SEEK_DATA unsupported here
+                return blockCount > 0 ? [0..<blockCount] : []   // SEEK_DATA unsupported here
             }
             var holeStart = lseek(fd, dataStart, Self.seekHole)
             if holeStart < 0 { holeStart = end }
             let first = Int(dataStart / block), last = Int((holeStart - 1) / block)
-            let from = max(first, (indexes.last ?? -1) + 1)
-            if from <= last { indexes.append(contentsOf: from...last) }
+            let from = max(first, ranges.last?.upperBound ?? 0)
+            if from <= last {
+                if let previous = ranges.last, previous.upperBound == from {
+                    ranges[ranges.count - 1] = previous.lowerBound..<last + 1
+                } else {
+                    ranges.append(from..<last + 1)
+                }
+            }
             offset = holeStart
         }
-        return indexes
+        return ranges
     }
 
     /// One whole block; the disk's last, short block is padded with zeros (EBS takes whole blocks only).
