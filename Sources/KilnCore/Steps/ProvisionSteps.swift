@@ -129,23 +129,36 @@ extension StepContext {
 
     private func reboot(timeout: Duration, spec: ProvisionerSpec, _ state: inout BuildState) async throws {
         guard let shell = state.shell, let endpoint = state.endpoint, let vm = state.vm else { return }
-        let before = try await bootID(shell)
+        let before = try await Self.bootID(shell)
         info("rebooting the guest")
-        _ = try? await withTimeout(.seconds(20)) { try await shell.run("reboot || /sbin/reboot") { _, _ in } }
-        await shell.close()
+        // A session open across the reboot is dead without anyone saying so (QEMU's user network
+        // never resets it), so every call on one is abandoned after a bound, not awaited.
+        _ = try? await withAbandonAfter(.seconds(20)) { try await shell.run("reboot || /sbin/reboot") { _, _ in } }
+        _ = try? await withAbandonAfter(.seconds(5)) { await shell.close() }
         state.shell = nil
         let deadline = ContinuousClock.now + timeout
         var lastError = "none"
+        let guests = drivers.guests
         while ContinuousClock.now < deadline {
             try Task.checkCancellation()
-            if let fresh = try? await drivers.guests.connect(endpoint) {
-                if let now = try? await bootID(fresh), now != before {
+            // A login can reach the old system while it goes down: its session then never answers.
+            let probe = try? await withAbandonAfter(.seconds(20)) { () -> (any GuestShell, String) in
+                let fresh = try await guests.connect(endpoint)
+                do {
+                    return (fresh, try await Self.bootID(fresh))
+                } catch {
+                    Task { await fresh.close() }
+                    throw error
+                }
+            }
+            if let (fresh, now) = probe {
+                if now != before {
                     state.shell = fresh
                     cleanup.push("close ssh session") { await fresh.close() }
                     info("the guest is back after reboot")
                     return
                 }
-                await fresh.close()
+                _ = try? await withAbandonAfter(.seconds(5)) { await fresh.close() }
             } else {
                 lastError = "ssh not answering"
             }
@@ -159,7 +172,7 @@ extension StepContext {
                         + consoleTail(state))
     }
 
-    private func bootID(_ shell: any GuestShell) async throws -> String {
+    private static func bootID(_ shell: any GuestShell) async throws -> String {
         let id = LockedText()
         _ = try await shell.run("cat /proc/sys/kernel/random/boot_id") { stream, line in
             if stream == .stdout { id.set(line) }
