@@ -3,7 +3,7 @@
 
 usage: bench-export-report.py RESULTS_DIR
 
-Reads RESULTS_DIR/export/run-N/: `times` (`CASE WALL USER SYS LOAD1` per case, from
+Reads RESULTS_DIR/export/run-N/: `times` (`CASE WALL USER SYS IDLE%` per case, from
 /usr/bin/time: for kiln-* the whole kiln process with its qemu-img children), kiln-NAME.json (the
 --json events of a kiln build of one template: its `export` step is Kiln's time), kiln-NAME.sizes
 and qemu-FORMAT.size. Prints Markdown; writes RESULTS_DIR/export/results.json.
@@ -67,17 +67,17 @@ def ratio(a, b):
 def main():
     results = os.path.join(sys.argv[1], "export")
     runs = sorted(glob.glob(os.path.join(results, "run-*")), key=lambda p: int(p.rsplit("-", 1)[1]))
-    samples, cpu, loads, kiln_sizes, qemu_sizes, all_per_output = {}, {}, [], {}, {}, {}
+    samples, cpu, idles, kiln_sizes, qemu_sizes, all_per_output = {}, {}, [], {}, {}, {}
     for run in runs:
         for line in open(os.path.join(run, "times")):
             fields = line.split()
             if len(fields) != 5 or fields[0].startswith("Command"):
                 continue   # /usr/bin/time's notes ("Command exited with non-zero status")
-            name, wall, user, system, load = fields[0], *map(float, fields[1:])
+            name, wall, user, system, idle = fields[0], *map(float, fields[1:])
             if name.startswith("qemu-"):
                 samples.setdefault(name, []).append(wall)
             cpu.setdefault(name, []).append(user + system)
-            loads.append(load)
+            idles.append(idle)
         for case in FORMATS + ("all",):
             step, per_output = kiln_export(os.path.join(run, f"kiln-{case}.json"))
             samples.setdefault(f"kiln-{case}", []).append(step)
@@ -100,9 +100,8 @@ def main():
     slowest_kiln = max((v for v in kiln_single.values() if v is not None), default=None)
     slowest_qemu = max((v for v in qemu_single.values() if v is not None), default=None)
     out = [f"Disk: {disk['virtual-size'] / 2**30:.1f} GiB virtual, {disk['actual-size'] / 2**20:.0f} MiB of qcow2. "
-           f"{len(runs)} run(s); medians. 1-minute load average before the cases: median {fmt(median(loads), 1, '')}, "
-           f"{fmt(min(loads, default=None), 1, '')} to {fmt(max(loads, default=None), 1, '')} (2 cores: above 2, other "
-           "work was running).", "",
+           f"{len(runs)} run(s); medians. {sum(1 for i in idles if i >= 90)} of {len(idles)} cases started on cores at "
+           f"least 90 % idle (the others waited in vain: lowest {fmt(min(idles, default=None), 0, ' %')}).", "",
            "| conversion | qemu-img alone | Kiln alone (export step) | Kiln ÷ qemu-img | CPU qemu-img / Kiln | "
            "size qemu-img | size Kiln |",
            "|---|---:|---:|---:|---:|---:|---:|"]
@@ -125,14 +124,13 @@ def main():
                f"**{ratio(med.get('kiln-all'), slowest_qemu)}** (against {fmt(slowest_qemu)}).")
     out.append(f"- qemu-img, all four at once vs its slowest single: {ratio(med.get('qemu-all'), slowest_qemu)}.")
     out.append("- CPU is user + sys of the process and its children (`/usr/bin/time`): Kiln's includes its qemu-img "
-               "raw copy and the SHA-256 of every output. With other work on the machine (load above 2), the wall-clock "
-               "figures depend on how much of the two cores each case got; on an idle machine a case that keeps both "
-               "cores busy takes about half its CPU time.")
+               "raw copy and the SHA-256 of every output. A case that other work joined while it ran got less than "
+               "the two cores: its wall-clock time says more about the neighbours than about the tool.")
     if all_per_output:
         out.append("- Kiln's per-output times inside the all-formats export (conversion + SHA-256, at most as many "
                    "at once as cores): " + ", ".join(f"{f} {fmt(median(v))}" for f, v in all_per_output.items()) + ".")
     print("\n".join(out))
-    json.dump({"medians": med, "cpu_medians": med_cpu, "samples": samples, "cpu": cpu, "loads": loads, "kiln_sizes": kiln_sizes, "qemu_sizes": qemu_sizes},
+    json.dump({"medians": med, "cpu_medians": med_cpu, "samples": samples, "cpu": cpu, "idle_before": idles, "kiln_sizes": kiln_sizes, "qemu_sizes": qemu_sizes},
               open(os.path.join(results, "results.json"), "w"), indent=1)
 
 

@@ -13,6 +13,10 @@
 # written over its second GiB: 300 MB of the host's /usr (binaries, libraries, text), 20 MB of
 # random bytes (like already compressed data) and 100 MB of zeros (like a file full of zeros).
 # No VM boots: a template without provisioners goes straight from the work disk to the export.
+#
+# On a shared machine the wall-clock times say more about the neighbours than about the tools, so
+# each case first waits (up to BENCH_IDLE_WAIT seconds, default 300; 0: never) until both cores
+# have been at least 90 % idle for 2 s, and records how idle they were.
 set -euo pipefail
 [ $# -eq 4 ] || { sed -n '5,9p' "$0" >&2; exit 2; }
 KILN=$1 BASE=$2 RESULTS=$3 RUNS=$4
@@ -55,13 +59,30 @@ template vhd vhd
 template qcow2 qcow2
 template all "vmdk: { subformat: streamOptimized }" vdi vhd qcow2
 
-# measured CASE COMMAND...: runs the command; `CASE WALL USER SYS LOAD1` goes to $dir/times
-# (LOAD1: the 1-minute load average just before, to judge how busy the machine was).
+IDLE_WAIT=${BENCH_IDLE_WAIT:-300}
+
+idle_percent() {  # over the next 2 s, all cores
+  local u n s i w x y z t1 i1 t2 i2
+  read -r _ u n s i w x y z _ < /proc/stat; t1=$((u + n + s + i + w + x + y + z)); i1=$((i + w))
+  sleep 2
+  read -r _ u n s i w x y z _ < /proc/stat; t2=$((u + n + s + i + w + x + y + z)); i2=$((i + w))
+  echo $((100 * (i2 - i1) / (t2 - t1)))
+}
+
+wait_idle() {  # prints the idle percentage seen last
+  local deadline=$((SECONDS + IDLE_WAIT)) idle
+  idle=$(idle_percent)
+  while ((idle < 90 && SECONDS < deadline)); do idle=$(idle_percent); done
+  echo "$idle"
+}
+
+# measured CASE COMMAND...: runs the command; `CASE WALL USER SYS IDLE` goes to $dir/times
+# (IDLE: how idle the cores were in the 2 s before, in percent).
 measured() {
   local name=$1; shift
-  local load
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  /usr/bin/time -f "$name %e %U %S $load" -a -o "$dir/times" "$@"
+  local idle
+  idle=$(wait_idle)
+  /usr/bin/time -f "$name %e %U %S $idle" -a -o "$dir/times" "$@"
 }
 
 qemu_single() {  # FORMAT; the file's size goes to $dir/qemu-FORMAT.size
